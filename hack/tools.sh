@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Builds the test and demo tools from their Go modules and caches them by version outside the repo:
+#   kube-apiserver, kube-controller-manager, kubectl, etcd (one wrapper module over k8s.io/kubernetes),
+#   vcsim and govc (govmomi), helm.
+# Usage: hack/tools.sh [all|kube|vcsim|helm]   prints nothing but progress; binaries land in $TOOLS_BIN.
+# Override any tool with VMI_KUBE_APISERVER, VMI_KUBE_CONTROLLER_MANAGER, VMI_ETCD, VMI_KUBECTL,
+# VMI_VCSIM, VMI_GOVC, VMI_HELM (paths to binaries you already have), like envtest's assets directory.
+set -euo pipefail
+
+KUBE_VERSION=${KUBE_VERSION:-v1.36.3}
+GOVMOMI_VERSION=${GOVMOMI_VERSION:-v0.46.3}
+HELM_VERSION=${HELM_VERSION:-v3.19.0}
+CACHE=${VMI_TOOLS_CACHE:-$HOME/.cache/vmi-operator}
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+log() { echo "[tools] $*" >&2; }
+
+kube_dir() { echo "$CACHE/kube-$KUBE_VERSION"; }
+
+build_kube() {
+  local out; out=$(kube_dir)
+  if [[ -x $out/kube-apiserver && -x $out/kube-controller-manager && -x $out/kubectl && -x $out/etcd ]]; then
+    return 0
+  fi
+  mkdir -p "$out"
+  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+  local staging=v0.${KUBE_VERSION#v1.}
+  local mod; mod=$(mktemp -d)
+  log "building Kubernetes $KUBE_VERSION tools (cold: 10-20 minutes) in $mod"
+  local upstream
+  upstream=$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+  {
+    echo "module vmi-operator.local/kubetools"
+    echo
+    grep -E '^go [0-9]' "$upstream/go.mod"
+    grep -E '^godebug ' "$upstream/go.mod" || true
+    echo
+    echo "require k8s.io/kubernetes $KUBE_VERSION"
+    echo
+    echo "replace ("
+    sed -nE 's/^\s*(k8s\.io\/[a-z0-9-]+) => \.\/staging\/.*/\t\1 => \1 '"$staging"'/p' "$upstream/go.mod"
+    echo ")"
+  } > "$mod/go.mod"
+  # etcd's server module is already in Kubernetes' module graph (at the version Kubernetes tests with).
+  cat > "$mod/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "go.etcd.io/etcd/server/v3"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+GO
+  (cd "$mod" && go mod tidy >/dev/null 2>&1 || true)
+  local ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  for cmd in kube-apiserver kube-controller-manager kubectl; do
+    log "go build $cmd"
+    (cd "$mod" && go build -trimpath -ldflags "$ld" -o "$out/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd") && mv "$out/$cmd.tmp" "$out/$cmd"
+  done
+  log "go build etcd"
+  (cd "$mod" && go build -trimpath -ldflags "-s -w" -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3) && mv "$out/etcd.tmp" "$out/etcd"
+  rm -rf "$mod"
+}
+
+build_go_install() { # name version pkg...
+  local name=$1 version=$2; shift 2
+  local out="$CACHE/$name-$version"
+  local missing=0
+  for pkg in "$@"; do [[ -x $out/$(basename "$pkg") ]] || missing=1; done
+  [[ $missing == 0 ]] && return 0
+  mkdir -p "$out"
+  for pkg in "$@"; do
+    log "go install $pkg@$version"
+    GOBIN="$out" go install -trimpath -ldflags "-s -w" "$pkg@$version"
+  done
+}
+
+build_vcsim() { build_go_install govmomi "$GOVMOMI_VERSION" github.com/vmware/govmomi/vcsim github.com/vmware/govmomi/govc; }
+build_helm() { build_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm; }
+
+# env prints shell assignments of every tool path (used by hack/cluster.sh and the tests).
+print_env() {
+  local k; k=$(kube_dir)
+  echo "VMI_KUBE_APISERVER=${VMI_KUBE_APISERVER:-$k/kube-apiserver}"
+  echo "VMI_KUBE_CONTROLLER_MANAGER=${VMI_KUBE_CONTROLLER_MANAGER:-$k/kube-controller-manager}"
+  echo "VMI_KUBECTL=${VMI_KUBECTL:-$k/kubectl}"
+  echo "VMI_ETCD=${VMI_ETCD:-$k/etcd}"
+  echo "VMI_VCSIM=${VMI_VCSIM:-$CACHE/govmomi-$GOVMOMI_VERSION/vcsim}"
+  echo "VMI_GOVC=${VMI_GOVC:-$CACHE/govmomi-$GOVMOMI_VERSION/govc}"
+  echo "VMI_HELM=${VMI_HELM:-$CACHE/helm-$HELM_VERSION/helm}"
+}
+
+case "${1:-all}" in
+  kube) [[ -n ${VMI_KUBE_APISERVER:-} ]] || build_kube ;;
+  vcsim) [[ -n ${VMI_VCSIM:-} ]] || build_vcsim ;;
+  helm) [[ -n ${VMI_HELM:-} ]] || build_helm ;;
+  all) [[ -n ${VMI_KUBE_APISERVER:-} ]] || build_kube
+       [[ -n ${VMI_VCSIM:-} ]] || build_vcsim
+       [[ -n ${VMI_HELM:-} ]] || build_helm ;;
+  env) print_env ;;
+  *) echo "usage: $0 [all|kube|vcsim|helm|env]" >&2; exit 2 ;;
+esac

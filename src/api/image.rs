@@ -1,0 +1,264 @@
+//! `VirtualMachineImage` and `ClusterVirtualMachineImage`: one spec and status, two scopes.
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Condition;
+
+/// Label: the vSphere guest OS id of the image (`photon64Guest`).
+pub const LABEL_OS_ID: &str = "os.image.vmoperator.vmware.com/id";
+/// Label: the OS type of the image (`Linux`, `Windows`).
+pub const LABEL_OS_TYPE: &str = "os.image.vmoperator.vmware.com/type";
+/// Label: the OS version of the image (`5.0`).
+pub const LABEL_OS_VERSION: &str = "os.image.vmoperator.vmware.com/version";
+/// Label: the content type of the image (`OVF`, `ISO`).
+pub const LABEL_IMAGE_TYPE: &str = "image.vmoperator.vmware.com/type";
+/// Prefix of the capability labels: `capability.image.vmoperator.vmware.com/cloud-init: ""`.
+pub const LABEL_CAPABILITY_PREFIX: &str = "capability.image.vmoperator.vmware.com/";
+
+/// Condition reason: the image has not been synced from its provider (fetch or parse failed).
+pub const REASON_NOT_SYNCED: &str = "VirtualMachineImageNotSynced";
+/// Condition reason: the provider item is not ready.
+pub const REASON_PROVIDER_NOT_READY: &str = "VirtualMachineImageProviderNotReady";
+/// Condition reason: the provider item failed a security check.
+pub const REASON_PROVIDER_SECURITY_NOT_COMPLIANT: &str =
+    "VirtualMachineImageProviderSecurityNotCompliant";
+
+/// A VM template that VirtualMachines in this namespace can be deployed from.
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[kube(
+    group = "vmoperator.vmware.com",
+    version = "v1alpha5",
+    kind = "VirtualMachineImage",
+    namespaced,
+    status = "VirtualMachineImageStatus",
+    shortname = "vmi",
+    shortname = "vmimage",
+    category = "vmoperator",
+    derive = "Default",
+    derive = "PartialEq",
+    doc = "VirtualMachineImage is a VM template, usually from a vSphere Content Library item, that VirtualMachines in its namespace can be deployed from.",
+    printcolumn(name = "Display Name", type_ = "string", json_path = ".status.name"),
+    printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
+    printcolumn(name = "Image Version", type_ = "string", json_path = ".status.productInfo.version"),
+    printcolumn(name = "OS Name", type_ = "string", json_path = ".status.osInfo.type"),
+    printcolumn(name = "OS Version", type_ = "string", json_path = ".status.osInfo.version"),
+    printcolumn(name = "Hardware Version", type_ = "string", json_path = ".status.hardwareVersion"),
+    printcolumn(name = "Capabilities", type_ = "string", json_path = ".status.capabilities"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status", priority = "1"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", priority = "1")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualMachineImageSpec {
+    /// Reference to the resource that holds the source of the image's information, typically a
+    /// ContentLibraryItem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<ProviderRef>,
+}
+
+/// A VM template that VirtualMachines in every namespace can be deployed from.
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[kube(
+    group = "vmoperator.vmware.com",
+    version = "v1alpha5",
+    kind = "ClusterVirtualMachineImage",
+    status = "VirtualMachineImageStatus",
+    shortname = "cvmi",
+    shortname = "cvmimage",
+    shortname = "clustervmi",
+    shortname = "clustervmimage",
+    category = "vmoperator",
+    derive = "Default",
+    derive = "PartialEq",
+    doc = "ClusterVirtualMachineImage is a VM template, usually from a vSphere Content Library item, that VirtualMachines in every namespace can be deployed from.",
+    printcolumn(name = "Display Name", type_ = "string", json_path = ".status.name"),
+    printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
+    printcolumn(name = "Image Version", type_ = "string", json_path = ".status.productInfo.version"),
+    printcolumn(name = "OS Name", type_ = "string", json_path = ".status.osInfo.type"),
+    printcolumn(name = "OS Version", type_ = "string", json_path = ".status.osInfo.version"),
+    printcolumn(name = "Hardware Version", type_ = "string", json_path = ".status.hardwareVersion"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status", priority = "1"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", priority = "1")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterVirtualMachineImageSpec {
+    /// Reference to the resource that holds the source of the image's information, typically a
+    /// ClusterContentLibraryItem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<ProviderRef>,
+}
+
+/// Reference to the object an image was made from.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderRef {
+    /// API version of the referenced object.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    /// Kind of the referenced object (typically ContentLibraryItem).
+    pub kind: String,
+    /// Name of the referenced object.
+    pub name: String,
+}
+
+/// Content type of an image.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum ImageType {
+    #[serde(rename = "OVF")]
+    Ovf,
+    #[serde(rename = "ISO")]
+    Iso,
+    #[serde(rename = "VM")]
+    Vm,
+}
+
+impl ImageType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageType::Ovf => "OVF",
+            ImageType::Iso => "ISO",
+            ImageType::Vm => "VM",
+        }
+    }
+}
+
+/// Firmware an image boots with.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+pub enum Firmware {
+    #[serde(rename = "BIOS")]
+    Bios,
+    #[serde(rename = "EFI")]
+    Efi,
+}
+
+/// Metadata about an image, filled by the image controller from the provider item and the
+/// image's OVF descriptor.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualMachineImageStatus {
+    /// Display name of the image (the content library item's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Content type: OVF, ISO or VM.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<ImageType>,
+    /// Firmware the image boots with: BIOS or EFI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<Firmware>,
+    /// VMware virtual hardware version (the number of `vmx-19`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_version: Option<i32>,
+    /// Capabilities of the image (e.g. cloud-init, nvidia-gpu), from the OVF property
+    /// `capabilities.image.vmoperator.vmware.com`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    /// Operating system of the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_info: Option<OsInfo>,
+    /// Product metadata from the OVF ProductSection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_info: Option<ProductInfo>,
+    /// Virtual disks of the image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disks: Vec<DiskInfo>,
+    /// User-configurable OVF properties.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ovf_properties: Vec<OvfProperty>,
+    /// VMware system properties (OVF properties whose key starts with `vmware-system`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vmware_system_properties: Vec<KeyValuePair>,
+    /// Provider-specific identifier of the item (the content library item UUID).
+    #[serde(default, rename = "providerItemID", skip_serializing_if = "Option::is_none")]
+    pub provider_item_id: Option<String>,
+    /// Content version of the item at the provider, from which this status was filled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_content_version: Option<String>,
+    /// Current state of the image; `Ready` is True when it can be deployed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// Operating system information.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OsInfo {
+    /// vSphere guest OS identifier, e.g. photon64Guest.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// OS type, e.g. Linux or Windows.
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub type_: String,
+    /// OS version, e.g. 5.0.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+}
+
+/// Product metadata.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductInfo {
+    /// General product descriptor.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub product: String,
+    /// Organization that produced the image.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub vendor: String,
+    /// Short-form version.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// Long-form version.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub full_version: String,
+}
+
+/// A virtual disk of an image.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DiskInfo {
+    /// Virtual disk capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Quantity>,
+    /// Estimated populated size of the disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Quantity>,
+}
+
+/// A user-configurable OVF property.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OvfProperty {
+    /// Property key (`class.key.instance` when the property has a class or instance).
+    pub key: String,
+    /// Property type with its qualifiers, e.g. `string` or `string(..65)`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Default value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+/// A key and value.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyValuePair {
+    /// The key.
+    pub key: String,
+    /// The value.
+    #[serde(default)]
+    pub value: String,
+}
+
+impl VirtualMachineImageStatus {
+    /// The Ready condition, if any.
+    pub fn ready_condition(&self) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == super::CONDITION_READY)
+    }
+
+    /// Whether the image can be deployed.
+    pub fn is_ready(&self) -> bool {
+        self.ready_condition().is_some_and(Condition::is_true)
+    }
+}
