@@ -60,12 +60,15 @@ GO
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
+  # Each build is a command of its own: with `(build) && mv`, set -e would ignore a failed build.
   for cmd in kube-apiserver kube-controller-manager kubectl; do
     log "go build $cmd"
-    (cd "$mod" && go build -trimpath -ldflags "$ld" -o "$out/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd") && mv "$out/$cmd.tmp" "$out/$cmd"
+    (cd "$mod" && go build -trimpath -ldflags "$ld" -o "$out/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd")
+    mv "$out/$cmd.tmp" "$out/$cmd"
   done
   log "go build etcd"
-  (cd "$mod" && go build -trimpath -ldflags "-s -w" -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3) && mv "$out/etcd.tmp" "$out/etcd"
+  (cd "$mod" && go build -trimpath -ldflags "-s -w" -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3)
+  mv "$out/etcd.tmp" "$out/etcd"
   rm -rf "$mod"
 }
 
@@ -97,11 +100,16 @@ print_env() {
   echo "VMI_HELM=${VMI_HELM:-$CACHE/helm-$HELM_VERSION/helm}"
 }
 
+# The kube tools are built unless all four are overridden (etcd or kubectl alone still need a build).
+kube_overridden() {
+  [[ -n ${VMI_KUBE_APISERVER:-} && -n ${VMI_KUBE_CONTROLLER_MANAGER:-} && -n ${VMI_KUBECTL:-} && -n ${VMI_ETCD:-} ]]
+}
+
 case "${1:-all}" in
-  kube) [[ -n ${VMI_KUBE_APISERVER:-} ]] || build_kube ;;
+  kube) kube_overridden || build_kube ;;
   vcsim) [[ -n ${VMI_VCSIM:-} ]] || build_vcsim ;;
   helm) [[ -n ${VMI_HELM:-} ]] || build_helm ;;
-  all) [[ -n ${VMI_KUBE_APISERVER:-} ]] || build_kube
+  all) kube_overridden || build_kube
        [[ -n ${VMI_VCSIM:-} ]] || build_vcsim
        [[ -n ${VMI_HELM:-} ]] || build_helm ;;
   env) print_env ;;

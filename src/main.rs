@@ -1,42 +1,56 @@
-//! The `vmi-operator` command: wiring only.
+//! The `vmi-operator` command: parses flags and hands over; nothing else lives here.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(name = "vmi-operator", version, about = "vSphere Content Library templates as VM Operator VirtualMachineImages")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Write the CRD YAML files (or print them all to stdout with `--out -`).
-    Crds {
-        #[arg(long, default_value = "crds")]
-        out: String,
-    },
-    /// Print the VMI ID of a content library item UUID.
-    VmiId { uuid: String },
-}
+use clap::Parser;
+use vmi_operator::cli::{Cli, Command, LogFormat, OutputFormat, inspect_document, read_descriptor};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crds { out } => {
-            if out == "-" {
-                print!("{}", vmi_operator::crdgen::render_stream());
-                return ExitCode::SUCCESS;
-            }
-            match vmi_operator::crdgen::write_all(&PathBuf::from(&out)) {
+        Command::Run(args) => {
+            init_logging(args.log_format, &args.log_level);
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = match args.config() {
+                Ok(config) => config,
+                Err(e) => return fail(1, &e),
+            };
+            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+            match runtime.block_on(vmi_operator::operator::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: cannot write CRDs to {out}: {e}");
-                    ExitCode::FAILURE
+                Err(e) => fail(1, &e.to_string()),
+            }
+        }
+        Command::Inspect { source, uuid, output } => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+            let result = runtime.block_on(read_descriptor(&source)).and_then(|d| inspect_document(&d, uuid.as_deref()));
+            match result {
+                Ok(doc) => {
+                    match output {
+                        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&doc).expect("json")),
+                        OutputFormat::Yaml => print!("{}", serde_saphyr::to_string(&doc).expect("yaml")),
+                    }
+                    ExitCode::SUCCESS
                 }
+                Err(e) => fail(2, &format!("{source}: {e}")),
+            }
+        }
+        Command::Publish { dir, name, library_id } => {
+            let opts = vmi_operator::publish::PublishOptions { name, library_id, ..Default::default() };
+            match vmi_operator::publish::publish_dir(&dir, opts) {
+                Ok(summary) => {
+                    for w in &summary.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    println!("library {} ({}) version {}: {} items", summary.name, summary.library_id, summary.version, summary.items.len());
+                    for item in &summary.items {
+                        println!("  {:?} {} {} (content version {})", item.change, item.id, item.name, item.content_version);
+                    }
+                    println!("lib.json: file://{}/lib.json", std::fs::canonicalize(&dir).unwrap_or(dir).display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(2, &e.to_string()),
             }
         }
         Command::VmiId { uuid } => match vmi_operator::vmi_id::vmi_id(&uuid) {
@@ -44,10 +58,31 @@ fn main() -> ExitCode {
                 println!("{id}");
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
+            Err(e) => fail(2, &e.to_string()),
         },
+        Command::Crds { out } => {
+            if out == "-" {
+                print!("{}", vmi_operator::crdgen::render_stream());
+                return ExitCode::SUCCESS;
+            }
+            match vmi_operator::crdgen::write_all(std::path::Path::new(&out)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(1, &format!("cannot write CRDs to {out}: {e}")),
+            }
+        }
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
     }
 }

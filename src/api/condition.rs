@@ -56,11 +56,11 @@ impl Condition {
     }
 }
 
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     format_time(Utc::now())
 }
 
-pub(crate) fn format_time(t: DateTime<Utc>) -> String {
+pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 

@@ -11,7 +11,7 @@ mod item;
 mod library;
 mod vm;
 
-pub use condition::{Condition, ConditionStatus, set_condition};
+pub use condition::{Condition, ConditionStatus, format_time, now_rfc3339, set_condition};
 pub use image::*;
 pub use item::*;
 pub use library::*;

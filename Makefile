@@ -1,0 +1,51 @@
+# vmi-operator developer and CI entry points. `make test` is what .ci/run runs.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+# Threads of each test binary: the e2e tests mostly wait on the apiserver, and each uses its own namespace.
+TEST_THREADS ?= 4
+CARGO_TEST_FLAGS ?=
+
+.PHONY: build crds fmt lint tools cluster-up cluster-down cluster-status test bench bench-quick
+
+build:
+	cargo build
+
+crds:
+	cargo run -- crds --out crds/
+
+fmt:
+	cargo fmt
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+tools:
+	hack/tools.sh all
+
+cluster-up:
+	hack/cluster.sh up
+
+cluster-down:
+	hack/cluster.sh down
+
+cluster-status:
+	hack/cluster.sh status
+
+# lint, tools, a fresh control plane, every test against it; the control plane is stopped whatever
+# happens and the exit code is cargo test's. The cluster's logs stay in target/cluster/logs/.
+test: lint tools
+	@trap 'hack/cluster.sh down >>target/cluster/down.log 2>&1 || true' EXIT; \
+	trap 'exit 130' INT TERM; \
+	hack/cluster.sh up; \
+	set -a; . target/cluster/env; set +a; \
+	cargo test --no-fail-fast $(CARGO_TEST_FLAGS) -- --test-threads=$(TEST_THREADS)
+
+# Placeholders: the lead extends these.
+bench:
+	cargo bench
+
+bench-quick:
+	cargo bench

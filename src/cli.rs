@@ -1,0 +1,258 @@
+//! Command-line flags of `vmi-operator`, and the small commands (`inspect`, `publish`,
+//! `vmi-id`, `crds`) that need no cluster.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::context::Settings;
+use crate::operator::{LeaderElection, OperatorConfig};
+
+#[derive(Parser)]
+#[command(name = "vmi-operator", version, about = "vSphere Content Library templates as VM Operator VirtualMachineImages")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the operator: sync and image controllers, admission webhook, metrics and health.
+    Run(Box<RunArgs>),
+    /// Print the image status an OVF descriptor or OVA archive would give (file path or URL).
+    Inspect {
+        /// Path or http(s):// URL of a .ovf or .ova.
+        source: String,
+        /// Content library item UUID, to print the image's VMI ID too.
+        #[arg(long)]
+        uuid: Option<String>,
+        #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+        output: OutputFormat,
+    },
+    /// Write a published content library (lib.json, items.json, per-item files) for a folder
+    /// of OVF/OVA templates, servable by any web server.
+    Publish {
+        dir: PathBuf,
+        /// Library name (default: the folder's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Library UUID (default: kept from an earlier publish, else derived from the name).
+        #[arg(long)]
+        library_id: Option<String>,
+    },
+    /// Print the VMI ID of a content library item UUID.
+    VmiId { uuid: String },
+    /// Write the CRD YAML files (or print them all with `--out -`).
+    Crds {
+        #[arg(long, default_value = "crds")]
+        out: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Address of the metrics and health server (/metrics, /healthz, /readyz).
+    #[arg(long, env = "VMI_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Address of the admission webhook server.
+    #[arg(long, env = "VMI_WEBHOOK_ADDR", default_value = "0.0.0.0:9443")]
+    pub webhook_addr: SocketAddr,
+    /// Folder holding the webhook's tls.crt and tls.key (reloaded when they change).
+    #[arg(long, env = "VMI_WEBHOOK_CERT_DIR")]
+    pub webhook_cert_dir: Option<PathBuf>,
+    /// Serve no webhook.
+    #[arg(long, env = "VMI_DISABLE_WEBHOOK")]
+    pub disable_webhook: bool,
+    /// How often each library is listed again.
+    #[arg(long, env = "VMI_SYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub sync_interval: Duration,
+    /// Reconciles running at once per controller.
+    #[arg(long, env = "VMI_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: u16,
+    /// Log format.
+    #[arg(long, env = "VMI_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax), e.g. info or vmi_operator=debug.
+    #[arg(long, env = "VMI_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Elect a leader over a coordination.k8s.io Lease; only the leader reconciles.
+    #[arg(long, env = "VMI_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Namespace of the leader election Lease (default: the pod's namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "vmware-system-vmop")]
+    pub leader_election_namespace: String,
+    /// Name of the leader election Lease.
+    #[arg(long, env = "VMI_LEASE_NAME", default_value = "vmi-operator-leader")]
+    pub lease_name: String,
+    /// Lease duration; a dead leader is replaced after about this long.
+    #[arg(long, env = "VMI_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+    /// Identity of this replica (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    pub instance: Option<String>,
+    /// URL of the vCenter whose libraries ContentLibraries without spec.source name.
+    #[arg(long, env = "VMI_VCENTER_URL")]
+    pub vcenter_url: Option<url::Url>,
+    /// Folder holding the vCenter credentials as files `username` and `password` (a mounted Secret).
+    #[arg(long, env = "VMI_VCENTER_CREDENTIALS_DIR")]
+    pub vcenter_credentials_dir: Option<PathBuf>,
+    /// PEM file of the CAs to trust for the vCenter and published libraries.
+    #[arg(long, env = "VMI_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Accept any TLS certificate from the vCenter (never in production).
+    #[arg(long, env = "VMI_VCENTER_INSECURE")]
+    pub vcenter_insecure_skip_verify: bool,
+    /// How long start-up waits for the CRDs to be established.
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub crd_wait: Duration,
+}
+
+/// `30s`, `5m`, `1h`, `250ms`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = number.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 1h"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("{s:?} has an unknown unit (use ms, s, m or h)")),
+    }
+}
+
+impl RunArgs {
+    /// The operator's configuration; reads the credential and CA files.
+    pub fn config(&self) -> Result<OperatorConfig, String> {
+        let ca_bundle_pem = match &self.ca_bundle {
+            Some(path) => Some(std::fs::read(path).map_err(|e| format!("cannot read CA bundle {}: {e}", path.display()))?),
+            None => None,
+        };
+        let vcenter = match &self.vcenter_url {
+            Some(url) => {
+                let dir = self
+                    .vcenter_credentials_dir
+                    .as_ref()
+                    .ok_or("--vcenter-url needs --vcenter-credentials-dir (a folder with files username and password)")?;
+                let read = |name: &str| {
+                    std::fs::read_to_string(dir.join(name))
+                        .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                        .map_err(|e| format!("cannot read vCenter {name} from {}: {e}", dir.display()))
+                };
+                Some(crate::source::VsphereConfig {
+                    url: url.clone(),
+                    username: read("username")?,
+                    password: read("password")?,
+                    ca_bundle_pem: ca_bundle_pem.clone(),
+                    insecure_skip_verify: self.vcenter_insecure_skip_verify,
+                })
+            }
+            None => None,
+        };
+        let instance = self.instance.clone().unwrap_or_else(|| {
+            std::env::var("HOSTNAME").unwrap_or_else(|_| format!("vmi-operator-{}", uuid::Uuid::new_v4().simple()))
+        });
+        let webhook = match (&self.webhook_cert_dir, self.disable_webhook) {
+            (Some(dir), false) => Some(crate::operator::webhook_config(self.webhook_addr, dir)),
+            _ => None,
+        };
+        Ok(OperatorConfig {
+            settings: Settings { sync_interval: self.sync_interval, concurrency: self.concurrency.max(1), ..Settings::default() },
+            metrics_addr: self.metrics_addr,
+            webhook,
+            leader_election: self.leader_elect.then(|| LeaderElection {
+                namespace: self.leader_election_namespace.clone(),
+                lease_name: self.lease_name.clone(),
+                lease_duration: self.lease_duration,
+            }),
+            vcenter,
+            published_tls: crate::source::TlsOptions { ca_bundle_pem, insecure_skip_verify: false },
+            instance,
+            crd_wait: self.crd_wait,
+        })
+    }
+}
+
+/// Why `inspect` failed (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("cannot read {0}: {1}")]
+    Read(String, String),
+    #[error(transparent)]
+    Ova(#[from] crate::ovf::ova::OvaError),
+    #[error(transparent)]
+    Ovf(#[from] crate::ovf::OvfError),
+    #[error(transparent)]
+    Uuid(#[from] crate::vmi_id::InvalidUuid),
+}
+
+/// Reads a descriptor from a file or URL, unwrapping an OVA.
+pub async fn read_descriptor(source: &str) -> Result<Vec<u8>, InspectError> {
+    let limit = crate::source::MAX_DESCRIPTOR_BYTES;
+    let bytes = if source.starts_with("http://") || source.starts_with("https://") {
+        let response = reqwest::get(source).await.map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+        let response = response.error_for_status().map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+        let body = response.bytes().await.map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+        body.to_vec()
+    } else {
+        let path = Path::new(source);
+        if is_ova(path)? {
+            let file = std::fs::File::open(path).map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+            return Ok(crate::ovf::ova::read_ova(std::io::BufReader::new(file))?.bytes);
+        }
+        let mut bytes = Vec::new();
+        let file = std::fs::File::open(path).map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+        file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+        bytes
+    };
+    if looks_like_tar(&bytes) {
+        return Ok(crate::ovf::ova::read_ova(&bytes[..])?.bytes);
+    }
+    if bytes.len() as u64 > limit {
+        return Err(InspectError::Read(source.into(), format!("larger than the {limit}-byte descriptor limit")));
+    }
+    Ok(bytes)
+}
+
+fn is_ova(path: &Path) -> Result<bool, InspectError> {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ova")) {
+        return Ok(true);
+    }
+    let mut head = [0u8; 512];
+    let mut file = std::fs::File::open(path).map_err(|e| InspectError::Read(path.display().to_string(), e.to_string()))?;
+    let n = file.read(&mut head).unwrap_or(0);
+    Ok(looks_like_tar(&head[..n]))
+}
+
+/// A ustar header has `ustar` at offset 257.
+fn looks_like_tar(bytes: &[u8]) -> bool {
+    bytes.len() >= 262 && &bytes[257..262] == b"ustar"
+}
+
+/// What `inspect` prints: the image status plus the VMI ID when a UUID was given.
+pub fn inspect_document(descriptor: &[u8], uuid: Option<&str>) -> Result<serde_json::Value, InspectError> {
+    let info = crate::ovf::parse_descriptor(descriptor)?;
+    let status = crate::image::desired::status_from_ovf(&info);
+    let mut doc = serde_json::Map::new();
+    if let Some(uuid) = uuid {
+        doc.insert("vmiID".into(), crate::vmi_id::vmi_id(uuid)?.into());
+        doc.insert("providerItemID".into(), uuid.into());
+    }
+    doc.insert("status".into(), serde_json::to_value(&status).expect("a status always serializes"));
+    Ok(serde_json::Value::Object(doc))
+}

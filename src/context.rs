@@ -1,0 +1,74 @@
+//! What every controller shares: the client, the event recorder, metrics, sources, settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Resource, ResourceExt};
+
+use crate::metrics::Metrics;
+use crate::sources::SourceRegistry;
+
+/// Tunables of the controllers.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How often each library is listed again.
+    pub sync_interval: Duration,
+    /// How long one listing of a library may take.
+    pub list_timeout: Duration,
+    /// How long fetching one OVF descriptor may take.
+    pub fetch_timeout: Duration,
+    /// Reconciles running at once per controller.
+    pub concurrency: u16,
+    /// API writes in flight at once within one library sync.
+    pub write_concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            sync_interval: Duration::from_secs(300),
+            list_timeout: Duration::from_secs(300),
+            fetch_timeout: Duration::from_secs(120),
+            concurrency: 16,
+            write_concurrency: 16,
+        }
+    }
+}
+
+/// Shared by all controllers.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub sources: Arc<SourceRegistry>,
+    pub settings: Settings,
+}
+
+/// Longest event note we publish (the API allows 1 KiB).
+const MAX_NOTE: usize = 1000;
+
+impl Context {
+    pub fn new(client: Client, metrics: Arc<Metrics>, sources: Arc<SourceRegistry>, settings: Settings, instance: Option<String>) -> Self {
+        let reporter = Reporter { controller: "vmi-operator".into(), instance };
+        Context { recorder: Recorder::new(client.clone(), reporter), client, metrics, sources, settings }
+    }
+
+    /// Publishes an event on `obj`; failures to publish are logged, never fatal.
+    pub async fn event<K: Resource<DynamicType = ()>>(&self, obj: &K, type_: EventType, reason: &str, action: &str, note: String) {
+        let mut note = note;
+        if note.len() > MAX_NOTE {
+            let mut cut = MAX_NOTE;
+            while !note.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            note.truncate(cut);
+            note.push('…');
+        }
+        let event = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: None };
+        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(object = %obj.name_any(), error = %e, "cannot publish event");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The namespaced and cluster-scoped variants of libraries, items and images, behind traits so
+//! one controller implementation serves both scopes.
+
+use std::fmt::Debug;
+
+use kube::api::{Api, ObjectMeta};
+use kube::{Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::*;
+
+/// What every kind here has in common.
+pub trait Kind:
+    Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Serialize + Send + Sync + 'static
+{
+    /// The Api for objects of this kind in `namespace` (ignored for cluster-scoped kinds).
+    fn api(client: Client, namespace: Option<&str>) -> Api<Self>;
+}
+
+/// A content library resource.
+pub trait LibraryKind: Kind {
+    type Item: ItemKind;
+    fn uuid(&self) -> &str;
+    fn source(&self) -> Option<&str>;
+    fn library_status(&self) -> Option<&ContentLibraryStatus>;
+    /// A patch object carrying only `status`.
+    fn status_patch(status: ContentLibraryStatus) -> Self;
+}
+
+/// A content library item resource.
+pub trait ItemKind: Kind {
+    type Image: ImageKind;
+    type Library: LibraryKind;
+    fn new_item(meta: ObjectMeta, uuid: &str, status: Option<ContentLibraryItemStatus>) -> Self;
+    fn uuid(&self) -> &str;
+    fn item_status(&self) -> Option<&ContentLibraryItemStatus>;
+}
+
+/// An image resource.
+pub trait ImageKind: Kind {
+    fn new_image(meta: ObjectMeta, provider_ref: Option<ProviderRef>, status: Option<VirtualMachineImageStatus>) -> Self;
+    fn provider_ref(&self) -> Option<&ProviderRef>;
+    fn image_status(&self) -> Option<&VirtualMachineImageStatus>;
+}
+
+macro_rules! namespaced_api {
+    ($t:ty) => {
+        impl Kind for $t {
+            fn api(client: Client, namespace: Option<&str>) -> Api<Self> {
+                match namespace {
+                    Some(ns) => Api::namespaced(client, ns),
+                    None => Api::all(client),
+                }
+            }
+        }
+    };
+}
+
+macro_rules! cluster_api {
+    ($t:ty) => {
+        impl Kind for $t {
+            fn api(client: Client, _namespace: Option<&str>) -> Api<Self> {
+                Api::all(client)
+            }
+        }
+    };
+}
+
+namespaced_api!(ContentLibrary);
+namespaced_api!(ContentLibraryItem);
+namespaced_api!(VirtualMachineImage);
+cluster_api!(ClusterContentLibrary);
+cluster_api!(ClusterContentLibraryItem);
+cluster_api!(ClusterVirtualMachineImage);
+
+macro_rules! library_kind {
+    ($lib:ty, $item:ty) => {
+        impl LibraryKind for $lib {
+            type Item = $item;
+            fn uuid(&self) -> &str {
+                &self.spec.uuid
+            }
+            fn source(&self) -> Option<&str> {
+                self.spec.source.as_deref()
+            }
+            fn library_status(&self) -> Option<&ContentLibraryStatus> {
+                self.status.as_ref()
+            }
+            fn status_patch(status: ContentLibraryStatus) -> Self {
+                let mut lib = <$lib>::new("", Default::default());
+                lib.metadata = ObjectMeta::default();
+                lib.status = Some(status);
+                lib
+            }
+        }
+    };
+}
+
+library_kind!(ContentLibrary, ContentLibraryItem);
+library_kind!(ClusterContentLibrary, ClusterContentLibraryItem);
+
+macro_rules! item_kind {
+    ($item:ty, $spec:ident, $lib:ty, $image:ty) => {
+        impl ItemKind for $item {
+            type Image = $image;
+            type Library = $lib;
+            fn new_item(meta: ObjectMeta, uuid: &str, status: Option<ContentLibraryItemStatus>) -> Self {
+                let mut item = <$item>::new("", $spec { uuid: uuid.to_string() });
+                item.metadata = meta;
+                item.status = status;
+                item
+            }
+            fn uuid(&self) -> &str {
+                &self.spec.uuid
+            }
+            fn item_status(&self) -> Option<&ContentLibraryItemStatus> {
+                self.status.as_ref()
+            }
+        }
+    };
+}
+
+item_kind!(ContentLibraryItem, ContentLibraryItemSpec, ContentLibrary, VirtualMachineImage);
+item_kind!(ClusterContentLibraryItem, ClusterContentLibraryItemSpec, ClusterContentLibrary, ClusterVirtualMachineImage);
+
+macro_rules! image_kind {
+    ($image:ty, $spec:ident) => {
+        impl ImageKind for $image {
+            fn new_image(meta: ObjectMeta, provider_ref: Option<ProviderRef>, status: Option<VirtualMachineImageStatus>) -> Self {
+                let mut image = <$image>::new("", $spec { provider_ref });
+                image.metadata = meta;
+                image.status = status;
+                image
+            }
+            fn provider_ref(&self) -> Option<&ProviderRef> {
+                self.spec.provider_ref.as_ref()
+            }
+            fn image_status(&self) -> Option<&VirtualMachineImageStatus> {
+                self.status.as_ref()
+            }
+        }
+    };
+}
+
+image_kind!(VirtualMachineImage, VirtualMachineImageSpec);
+image_kind!(ClusterVirtualMachineImage, ClusterVirtualMachineImageSpec);
+
+/// Label on items naming the library resource they were synced from.
+pub const LABEL_LIBRARY: &str = "imageregistry.vmware.com/content-library";
+/// Label on everything this operator creates.
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Value of [`LABEL_MANAGED_BY`].
+pub const MANAGED_BY: &str = "vmi-operator";

@@ -1,0 +1,18 @@
+//! vmi-operator: vSphere Content Library templates as VM Operator image resources.
+
+pub mod api;
+pub mod cli;
+pub mod context;
+pub mod crdgen;
+pub mod health;
+pub mod image;
+pub mod kinds;
+pub mod metrics;
+pub mod operator;
+pub mod ovf;
+pub mod publish;
+pub mod source;
+pub mod sources;
+pub mod sync;
+pub mod vmi_id;
+pub mod webhook;

@@ -1,0 +1,262 @@
+//! `vmi-operator run`: the controllers (on the leader only), the webhook and the metrics/health
+//! server (on every replica), one shutdown signal for all.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::Api;
+use kube::{Client, ResourceExt};
+use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+
+use crate::api::*;
+use crate::context::{Context, Settings};
+use crate::image::ImageController;
+use crate::image::cache::OvfCache;
+use crate::metrics::Metrics;
+use crate::sources::SourceRegistry;
+use crate::sync::SyncController;
+
+/// Everything `run` needs, from flags and environment.
+#[derive(Clone, Debug)]
+pub struct OperatorConfig {
+    pub settings: Settings,
+    pub metrics_addr: SocketAddr,
+    pub webhook: Option<crate::webhook::WebhookConfig>,
+    pub leader_election: Option<LeaderElection>,
+    pub vcenter: Option<crate::source::VsphereConfig>,
+    pub published_tls: crate::source::TlsOptions,
+    /// Name of this replica (the pod name), for events and the lease.
+    pub instance: String,
+    /// How long start-up waits for the CRDs to be established.
+    pub crd_wait: Duration,
+}
+
+/// Lease-based leader election settings.
+#[derive(Clone, Debug)]
+pub struct LeaderElection {
+    pub namespace: String,
+    pub lease_name: String,
+    pub lease_duration: Duration,
+}
+
+/// A shutdown signal that can be cloned into every task.
+#[derive(Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    pub fn new() -> (watch::Sender<bool>, Self) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Shutdown(rx))
+    }
+
+    /// Resolves when shutdown was requested (or the sender is gone).
+    pub fn wait(&self) -> impl std::future::Future<Output = ()> + Send + Sync + 'static {
+        let mut rx = self.0.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+}
+
+/// Readiness of this replica.
+#[derive(Default)]
+pub struct Readiness {
+    pub crds_established: AtomicBool,
+    pub webhook_synced: AtomicBool,
+}
+
+/// Runs the operator until SIGTERM/SIGINT.
+pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let client = Client::try_default().await?;
+    let (stop_tx, shutdown) = Shutdown::new();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = stop_tx.send(true);
+    });
+
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let webhook_metrics = crate::webhook::WebhookMetrics::register(&mut registry);
+    let registry = Arc::new(registry);
+    let readiness = Arc::new(Readiness::default());
+
+    let health = tokio::spawn(crate::health::serve(config.metrics_addr, registry.clone(), readiness.clone(), shutdown.wait()));
+
+    wait_for_crds(&client, config.crd_wait).await?;
+    readiness.crds_established.store(true, Ordering::SeqCst);
+
+    // The webhook serves on every replica, from its own in-memory index.
+    let webhook = match config.webhook.clone() {
+        Some(webhook_config) => {
+            let (index, watch_task) = crate::webhook::ImageIndex::spawn(client.clone());
+            tokio::spawn(watch_task);
+            let synced_index = index.clone();
+            let synced_flag = readiness.clone();
+            tokio::spawn(async move {
+                synced_index.wait_synced().await;
+                synced_flag.webhook_synced.store(true, Ordering::SeqCst);
+            });
+            Some(tokio::spawn(crate::webhook::serve(webhook_config, index, webhook_metrics, shutdown.wait())))
+        }
+        None => {
+            readiness.webhook_synced.store(true, Ordering::SeqCst);
+            None
+        }
+    };
+
+    let vcenter = match config.vcenter.clone() {
+        Some(vc) => Some(crate::source::VsphereClient::new(vc)?),
+        None => None,
+    };
+    let sources = Arc::new(SourceRegistry::new(vcenter, config.published_tls.clone()));
+    let ctx = Arc::new(Context::new(client.clone(), metrics, sources, config.settings.clone(), Some(config.instance.clone())));
+
+    match &config.leader_election {
+        None => run_controllers(ctx, shutdown.clone()).await,
+        Some(election) => lead_when_elected(ctx, election, &config.instance, shutdown.clone()).await?,
+    }
+
+    shutdown.wait().await;
+    if let Some(webhook) = webhook {
+        let _ = webhook.await;
+    }
+    let _ = health.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Runs the controllers while this replica holds the lease; steps down when it is lost.
+async fn lead_when_elected(
+    ctx: Arc<Context>,
+    election: &LeaderElection,
+    identity: &str,
+    shutdown: Shutdown,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let duration = election.lease_duration.as_secs().max(2);
+    let manager = kube_lease_manager::LeaseManagerBuilder::new(ctx.client.clone(), &election.lease_name)
+        .with_namespace(&election.namespace)
+        .with_identity(identity)
+        .with_duration(duration)
+        .with_grace((duration / 3).max(1))
+        .build()
+        .await?;
+    let (mut leading, lease_task) = manager.watch().await;
+    loop {
+        // Wait to become leader (or to be told to stop).
+        tokio::select! {
+            _ = leading.wait_for(|l| *l) => {}
+            _ = shutdown.wait() => break,
+        }
+        tracing::info!(identity, "became leader: starting controllers");
+        let (stop_controllers, controllers_shutdown) = Shutdown::new();
+        let mut lost = leading.clone();
+        let stop_on_loss = async move {
+            let _ = lost.wait_for(|l| !*l).await;
+        };
+        let controllers = run_controllers(ctx.clone(), controllers_shutdown);
+        tokio::pin!(controllers);
+        tokio::select! {
+            _ = &mut controllers => {}
+            _ = stop_on_loss => {
+                tracing::warn!(identity, "lost leadership: stopping controllers");
+                let _ = stop_controllers.send(true);
+                controllers.await;
+            }
+            _ = shutdown.wait() => {
+                let _ = stop_controllers.send(true);
+                controllers.await;
+                break;
+            }
+        }
+    }
+    // Closing the channel makes the lease task release the lease, so another replica takes
+    // over at once instead of after the lease expires.
+    drop(leading);
+    if let Ok(Ok(manager)) = lease_task.await {
+        let _ = manager.release().await;
+    }
+    Ok(())
+}
+
+/// The four controllers and the cleanup loops, until `shutdown`.
+pub async fn run_controllers(ctx: Arc<Context>, shutdown: Shutdown) {
+    let ns_images = ImageController::<ContentLibraryItem>::new(&ctx);
+    let cl_images = ImageController::<ClusterContentLibraryItem>::new(&ctx);
+    let ns_sync = SyncController::<ContentLibrary>::new(&ctx);
+    let cl_sync = SyncController::<ClusterContentLibrary>::new(&ctx);
+    let cache = Arc::new(OvfCache::new(20_000));
+    let cleanup_every = Duration::from_secs(60);
+    let ns_cleanup = crate::image::cleanup_loop::<ContentLibraryItem>(ctx.clone(), ns_images.items(), ns_images.images(), cleanup_every);
+    let cl_cleanup = crate::image::cleanup_loop::<ClusterContentLibraryItem>(ctx.clone(), cl_images.items(), cl_images.images(), cleanup_every);
+    let (ns_items, cl_items) = (ns_images.items(), cl_images.items());
+    let (ns_libraries, cl_libraries) = (ns_sync.libraries(), cl_sync.libraries());
+    let controllers = futures::future::join4(
+        ns_sync.run(ctx.clone(), ns_items, shutdown.wait()),
+        cl_sync.run(ctx.clone(), cl_items, shutdown.wait()),
+        ns_images.run(ctx.clone(), ns_libraries, cache.clone(), shutdown.wait()),
+        cl_images.run(ctx.clone(), cl_libraries, cache, shutdown.wait()),
+    );
+    tokio::select! {
+        _ = controllers => {}
+        _ = futures::future::join(ns_cleanup, cl_cleanup) => {}
+    }
+}
+
+/// Waits until every CRD of ours is established (an install may still be in flight).
+async fn wait_for_crds(client: &Client, timeout: Duration) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let names: Vec<String> = crate::api::crds().iter().map(|c| c.name_any()).collect();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let mut missing = vec![];
+        for name in &names {
+            let established = match api.get_opt(name).await {
+                Ok(Some(crd)) => crd
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True"),
+                Ok(None) => false,
+                Err(e) => {
+                    tracing::warn!(crd = %name, error = %e, "cannot read CRD");
+                    false
+                }
+            };
+            if !established {
+                missing.push(name.clone());
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("CRDs not established after {timeout:?}: {}", missing.join(", ")).into());
+        }
+        tracing::info!(missing = ?missing, "waiting for CRDs to be established");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Paths of the webhook's serving certificate.
+pub fn webhook_config(addr: SocketAddr, cert_dir: &std::path::Path) -> crate::webhook::WebhookConfig {
+    crate::webhook::WebhookConfig {
+        addr,
+        cert_path: cert_dir.join("tls.crt"),
+        key_path: cert_dir.join("tls.key"),
+    }
+}
+

@@ -1,0 +1,293 @@
+//! [`Envelope`] to [`OvfInfo`]: the derivations (guest id, product, firmware, disks,
+//! properties), all pure.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::envelope::{Disk, Envelope, HardwareSection, Item, ProductSection, Property};
+use super::units::{self, Overflow};
+use super::xml::line_at;
+use super::{DiskInfo, KeyValue, OvfError, OvfInfo, OvfProperty, ProductInfo, guest, vapp};
+
+/// ProductSection property VM Operator reads image capabilities from.
+pub(crate) const CAPABILITIES_KEY: &str = "capabilities.image.vmoperator.vmware.com";
+/// `CIM_ResourceAllocationSettingData.ResourceType` of a disk drive.
+const DISK_DRIVE: &str = "17";
+/// Largest capacity we report: Kubernetes quantities (and vSphere's capacityInBytes) are int64.
+const MAX_CAPACITY: u64 = i64::MAX as u64;
+
+pub(crate) fn derive(env: &Envelope, text: &str) -> Result<OvfInfo, OvfError> {
+    let vs = &env.virtual_system;
+    let config = default_configuration(env);
+    let props: Vec<(&ProductSection, &Property)> = vs
+        .products
+        .iter()
+        .flat_map(|s| s.properties.iter().map(move |p| (s, p)))
+        .filter(|(_, p)| in_configuration(p.configuration.as_deref(), config))
+        .collect();
+    let defaults: HashMap<&str, String> =
+        props.iter().map(|(_, p)| (p.key.trim(), raw_default(p, config).trim().to_string())).collect();
+
+    let os = vs.operating_system.as_ref();
+    let os_cim_id = os.and_then(|o| o.id.as_deref()).and_then(|id| id.trim().parse::<u32>().ok());
+    let os_version = non_empty(os.and_then(|o| o.version.as_deref()))
+        .or_else(|| os.and_then(|o| o.description.as_deref()).and_then(guest::version_in_description))
+        .unwrap_or_default();
+    let os_id = non_empty(os.and_then(|o| o.os_type.as_deref()))
+        .or_else(|| os_cim_id.and_then(|c| guest::guest_id_for_cim(c, &os_version)).map(str::to_string))
+        .unwrap_or_default();
+    let os_type = guest::family(&os_id, os_cim_id);
+
+    let hw = primary_hardware(&vs.hardware);
+    let efi = hw
+        .and_then(|h| h.config.iter().find(|(k, _)| k.trim() == "firmware"))
+        .is_some_and(|(_, v)| v.trim().eq_ignore_ascii_case("efi"));
+    let disks = match hw {
+        Some(hw) => disks(env, hw, config, &defaults, text)?,
+        None => Vec::new(),
+    };
+
+    let mut ovf_properties = Vec::new();
+    let mut vmware_system_properties = Vec::new();
+    let mut capabilities = BTreeSet::new();
+    for (section, p) in &props {
+        let key = p.key.trim();
+        let ty = vapp::vapp_type(&p.r#type, p.qualifiers.as_deref(), p.password == Some(true));
+        let default = vapp::default_value(&ty, &raw_default(p, config), p.qualifiers.as_deref());
+        if key == CAPABILITIES_KEY || env_key(section, key) == CAPABILITIES_KEY {
+            let value = raw_default(p, config);
+            capabilities.extend(value.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string));
+        }
+        // Same precedence as VM Operator: vmware-system properties never show as OVF properties.
+        if key.starts_with("vmware-system") {
+            vmware_system_properties.push(KeyValue { key: key.to_string(), value: default.unwrap_or_default() });
+        } else if p.user_configurable == Some(true) {
+            ovf_properties.push(OvfProperty { key: key.to_string(), r#type: ty, default });
+        }
+    }
+
+    Ok(OvfInfo {
+        name: vs.name.clone().or_else(|| non_empty(Some(&vs.id))),
+        os_id,
+        os_cim_id,
+        os_type,
+        os_version,
+        product: product(&vs.products),
+        firmware: if efi { "EFI" } else { "BIOS" }.to_string(),
+        hardware_version: hw.and_then(|h| h.system_type.as_deref()).and_then(max_vmx),
+        disks,
+        ovf_properties,
+        vmware_system_properties,
+        capabilities: capabilities.into_iter().collect(),
+    })
+}
+
+fn non_empty(s: Option<&str>) -> Option<String> {
+    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// The deployment configuration marked default, else the first (DSP0243 9.8).
+fn default_configuration(env: &Envelope) -> Option<&str> {
+    let configs = &env.configurations;
+    configs.iter().find(|c| c.default).or(configs.first()).map(|c| c.id.trim())
+}
+
+/// Whether an element with this `ovf:configuration` (a space-separated list) belongs to the
+/// default configuration. Without a DeploymentOptionSection every element counts.
+fn in_configuration(attr: Option<&str>, config: Option<&str>) -> bool {
+    match (attr, config) {
+        (Some(list), Some(config)) => list.split_whitespace().any(|c| c == config),
+        _ => true,
+    }
+}
+
+/// `ovf:value`, overridden by the first `Value` child for the default configuration (or for
+/// any configuration when it names none), as vSphere picks it.
+fn raw_default(p: &Property, config: Option<&str>) -> String {
+    p.values
+        .iter()
+        .find(|v| v.configuration.is_none() || v.configuration.as_deref().map(str::trim) == config)
+        .map(|v| v.value.clone())
+        .or_else(|| p.value.clone())
+        .unwrap_or_default()
+}
+
+/// OVF environment key of a property: `class.key.instance` (DSP0243 9.5.1).
+fn env_key(section: &ProductSection, key: &str) -> String {
+    let mut k = key.to_string();
+    if let Some(class) = section.class.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        k = format!("{class}.{k}");
+    }
+    if let Some(instance) = section.instance.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
+        k = format!("{k}.{instance}");
+    }
+    k
+}
+
+/// The first ProductSection without `ovf:class` that describes the product, else the first
+/// that describes it at all. (VM Operator takes the first section; appliances put their
+/// product section first and class-scoped property sections after it, so both agree there.)
+fn product(sections: &[ProductSection]) -> ProductInfo {
+    let chosen = sections
+        .iter()
+        .find(|s| s.class.as_deref().is_none_or(|c| c.trim().is_empty()) && s.has_product_info())
+        .or_else(|| sections.iter().find(|s| s.has_product_info()));
+    chosen.map_or_else(ProductInfo::default, |s| ProductInfo {
+        product: s.product.clone(),
+        vendor: s.vendor.clone(),
+        version: s.version.clone(),
+        full_version: s.full_version.clone(),
+    })
+}
+
+/// The hardware section for vSphere: the first naming a `vmx-N` system type, else the first.
+fn primary_hardware(sections: &[HardwareSection]) -> Option<&HardwareSection> {
+    sections.iter().find(|h| h.system_type.as_deref().and_then(max_vmx).is_some()).or(sections.first())
+}
+
+/// Highest `vmx-N` (or bare `N`, as govmomi accepts) in a whitespace- or comma-separated list.
+fn max_vmx(system_type: &str) -> Option<u32> {
+    system_type
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter_map(|t| {
+            let n = t.get(..4).filter(|p| p.eq_ignore_ascii_case("vmx-")).map_or(t, |_| &t[4..]);
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) { None } else { n.parse::<u32>().ok() }
+        })
+        .filter(|v| *v > 0)
+        .max()
+}
+
+fn disks(
+    env: &Envelope,
+    hw: &HardwareSection,
+    config: Option<&str>,
+    defaults: &HashMap<&str, String>,
+    text: &str,
+) -> Result<Vec<DiskInfo>, OvfError> {
+    let mut out = Vec::new();
+    for item in &hw.items {
+        if item.resource_type.as_deref().map(str::trim) != Some(DISK_DRIVE)
+            || !in_configuration(item.configuration.as_deref(), config)
+        {
+            continue;
+        }
+        if let Some(reference) = item.host_resource.first() {
+            let disk = find_disk(&env.disks, reference).ok_or_else(|| OvfError::DiskNotFound {
+                element: item.element.clone(),
+                reference: reference.clone(),
+                line: line_at(text, item.offset),
+            })?;
+            out.push(DiskInfo {
+                capacity_bytes: capacity(disk, defaults, text)?,
+                populated_bytes: populated(env, disk, text)?,
+            });
+        } else if item.virtual_quantity.is_some() {
+            // A new, empty disk sized by the item itself.
+            out.push(DiskInfo { capacity_bytes: item_capacity(item, text)?, populated_bytes: None });
+        }
+    }
+    Ok(out)
+}
+
+/// The DiskSection disk a `HostResource` names: `ovf:/disk/<id>` (also `/disk/<id>`, as
+/// VirtualBox writes), else a disk whose id ends the reference after a `/` (govmomi matches
+/// suffixes too).
+fn find_disk<'a>(disks: &'a [Disk], reference: &str) -> Option<&'a Disk> {
+    let reference = reference.trim();
+    let id = ["ovf:/disk/", "ovf://disk/", "/disk/"].iter().find_map(|p| reference.strip_prefix(p));
+    if let Some(id) = id
+        && let Some(d) = disks.iter().find(|d| d.disk_id.trim() == id)
+    {
+        return Some(d);
+    }
+    disks.iter().find(|d| {
+        let id = d.disk_id.trim();
+        !id.is_empty() && reference.strip_suffix(id).is_some_and(|head| head.is_empty() || head.ends_with('/'))
+    })
+}
+
+fn capacity(disk: &Disk, defaults: &HashMap<&str, String>, text: &str) -> Result<u64, OvfError> {
+    let line = line_at(text, disk.offset);
+    let raw = disk.capacity.trim();
+    let unresolved = |property: &str, problem: String| OvfError::CapacityPropertyUnresolved {
+        disk: disk.disk_id.clone(),
+        property: property.to_string(),
+        problem,
+        line,
+    };
+    let overflow = || OvfError::CapacityOverflow {
+        disk: disk.disk_id.clone(),
+        capacity: raw.to_string(),
+        units: disk.capacity_units.clone().unwrap_or_else(|| "byte".into()),
+        line,
+    };
+    // DSP0243 9.1: the capacity may be a property reference, `${disk.size}`; the property's
+    // default (for the default configuration) is the number of units.
+    let count = match raw.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+        Some(key) => {
+            let key = key.trim();
+            let value = defaults.get(key).ok_or_else(|| unresolved(key, "no ProductSection property defines".into()))?;
+            if value.is_empty() {
+                return Err(unresolved(key, "has no default value".into()));
+            }
+            whole_number(value).ok_or_else(|| unresolved(key, format!("has default {value:?}, not a whole number")))?
+        }
+        None => whole_number(raw).ok_or_else(|| OvfError::InvalidCapacity {
+            disk: disk.disk_id.clone(),
+            value: raw.to_string(),
+            line,
+        })?,
+    };
+    let units = disk.capacity_units.as_deref().unwrap_or("");
+    let multiplier = match units::multiplier(units) {
+        None => return Err(OvfError::UnknownUnits { disk: disk.disk_id.clone(), units: units.into(), line }),
+        Some(Err(Overflow)) => return Err(overflow()),
+        Some(Ok(m)) => m,
+    };
+    count.checked_mul(multiplier).filter(|b| *b <= MAX_CAPACITY).ok_or_else(overflow)
+}
+
+fn item_capacity(item: &Item, text: &str) -> Result<u64, OvfError> {
+    let line = line_at(text, item.offset);
+    let name = item.element_name.clone().unwrap_or_else(|| item.element.clone());
+    let quantity = item.virtual_quantity.as_deref().unwrap_or("").trim();
+    let units = item.allocation_units.as_deref().unwrap_or("");
+    let count = whole_number(quantity).ok_or_else(|| OvfError::InvalidCapacity {
+        disk: name.clone(),
+        value: quantity.to_string(),
+        line,
+    })?;
+    let overflow =
+        || OvfError::CapacityOverflow { disk: name.clone(), capacity: quantity.into(), units: units.into(), line };
+    match units::multiplier(units) {
+        None => Err(OvfError::UnknownUnits { disk: name.clone(), units: units.into(), line }),
+        Some(Err(Overflow)) => Err(overflow()),
+        Some(Ok(m)) => count.checked_mul(m).filter(|b| *b <= MAX_CAPACITY).ok_or_else(overflow),
+    }
+}
+
+/// Digits only (no sign, no fraction); values past u64 count as overflow via `u64::MAX`.
+fn whole_number(s: &str) -> Option<u64> {
+    let s = s.trim();
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().unwrap_or(u64::MAX))
+}
+
+/// `ovf:populatedSize`, else the `ovf:size` of the disk's file. A populatedSize that is not a
+/// number is an error (it is the disk's own claim); a file size that is not one is ignored,
+/// as ovftool ignores it (it measures the file itself) and we only use it as an estimate.
+fn populated(env: &Envelope, disk: &Disk, text: &str) -> Result<Option<u64>, OvfError> {
+    if let Some(size) = disk.populated_size.as_deref() {
+        return exact_number(size).map(Some).ok_or_else(|| OvfError::InvalidNumber {
+            what: format!("ovf:populatedSize of disk {:?}", disk.disk_id),
+            value: size.to_string(),
+            line: line_at(text, disk.offset),
+        });
+    }
+    let file = disk.file_ref.as_deref().and_then(|id| env.references.iter().find(|f| f.id.trim() == id.trim()));
+    Ok(file.and_then(|f| f.size.as_deref()).and_then(exact_number))
+}
+
+/// A whole number that fits u64.
+fn exact_number(s: &str) -> Option<u64> {
+    let s = s.trim();
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+}

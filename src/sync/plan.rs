@@ -1,0 +1,260 @@
+//! The pure part of a library sync: from a listing and the existing item resources, what to
+//! write and what to delete. No I/O here.
+
+use std::collections::{BTreeMap, HashSet};
+
+use kube::ResourceExt;
+
+use crate::api::{
+    CONDITION_READY, Condition, ConditionStatus, ContentLibraryItemStatus, ContentLibraryItemType, ContentLibraryRef,
+    FileInfo, set_condition,
+};
+use crate::kinds::ItemKind;
+use crate::source::ItemInfo;
+use crate::vmi_id;
+
+/// One item resource to create or update.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredItem {
+    pub name: String,
+    pub uuid: String,
+    pub status: ContentLibraryItemStatus,
+    /// False when only the status changed (the object itself is already as wanted).
+    pub write_object: bool,
+}
+
+/// What a sync does.
+#[derive(Debug, Default, PartialEq)]
+pub struct SyncPlan {
+    pub apply: Vec<DesiredItem>,
+    /// Names of item resources whose items are gone from the library.
+    pub delete: Vec<String>,
+    pub unchanged: usize,
+    /// Listed items that get no resource, with why (unsupported type, malformed UUID, duplicate).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Maps a source's item type to ours; `None` for types that make no image (e.g. vm-template).
+pub fn item_type(source_type: &str) -> Option<ContentLibraryItemType> {
+    match source_type.to_ascii_lowercase().as_str() {
+        "ovf" => Some(ContentLibraryItemType::Ovf),
+        "iso" => Some(ContentLibraryItemType::Iso),
+        _ => None,
+    }
+}
+
+/// The status an item resource should have for a listed item. Times of the previous status are
+/// kept where nothing changed, so an unchanged item compares equal and causes no write.
+pub fn desired_status(
+    info: &ItemInfo,
+    type_: ContentLibraryItemType,
+    library: &ContentLibraryRef,
+    previous: Option<&ContentLibraryItemStatus>,
+    now: &str,
+) -> ContentLibraryItemStatus {
+    // Only the Ready condition is the sync's; others (e.g. the image controller's) are not ours.
+    let mut conditions = previous.map(|p| sync_conditions(p)).unwrap_or_default();
+    let (status, reason, message) = match (info.security_compliance, &info.security_message) {
+        (false, message) => (
+            ConditionStatus::True,
+            "SecurityNotCompliant",
+            message.clone().unwrap_or_else(|| "the item failed a security check of its source".into()),
+        ),
+        (true, _) => (ConditionStatus::True, "Synced", String::new()),
+    };
+    set_condition(&mut conditions, Condition::new(CONDITION_READY, status, reason, message));
+    let mut status = ContentLibraryItemStatus {
+        name: Some(info.name.clone()),
+        content_library_ref: Some(library.clone()),
+        description: non_empty(&info.description),
+        metadata_version: non_empty(&info.metadata_version),
+        content_version: non_empty(&info.content_version),
+        type_: Some(type_),
+        size: Some(i64::try_from(info.size).unwrap_or(i64::MAX)),
+        cached: info.cached,
+        ready: true,
+        security_compliance: Some(info.security_compliance),
+        file_info: info
+            .files
+            .iter()
+            .map(|f| FileInfo { name: f.name.clone(), size: i64::try_from(f.size).unwrap_or(i64::MAX), cached: f.cached })
+            .collect(),
+        creation_time: info.creation_time.map(crate::api::format_time),
+        last_modified_time: info.last_modified_time.map(crate::api::format_time),
+        last_sync_time: None,
+        conditions,
+    };
+    // lastSyncTime says when the resource last took in a change from its library.
+    status.last_sync_time = match previous {
+        Some(p) if ContentLibraryItemStatus { last_sync_time: p.last_sync_time.clone(), ..status.clone() } == ours(p) => {
+            p.last_sync_time.clone()
+        }
+        _ => Some(now.to_string()),
+    };
+    status
+}
+
+fn sync_conditions(status: &ContentLibraryItemStatus) -> Vec<Condition> {
+    status.conditions.iter().filter(|c| c.type_ == CONDITION_READY).cloned().collect()
+}
+
+/// The part of an item status the sync writes.
+fn ours(status: &ContentLibraryItemStatus) -> ContentLibraryItemStatus {
+    ContentLibraryItemStatus { conditions: sync_conditions(status), ..status.clone() }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// Labels every item resource of `library` carries.
+pub fn item_labels(library: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (crate::kinds::LABEL_LIBRARY.to_string(), library.to_string()),
+        (crate::kinds::LABEL_MANAGED_BY.to_string(), crate::kinds::MANAGED_BY.to_string()),
+    ])
+}
+
+/// Whether an existing item resource already has the labels and owner we want.
+fn object_is_current<I: ItemKind>(existing: &I, uuid: &str, library: &str, owner_uid: Option<&str>) -> bool {
+    let labels = existing.labels();
+    let labelled = item_labels(library).iter().all(|(k, v)| labels.get(k) == Some(v));
+    let owned = owner_uid.is_none_or(|uid| existing.owner_references().iter().any(|o| o.uid == uid));
+    labelled && owned && existing.uuid() == uuid
+}
+
+/// Plans a sync of `library` (the library resource's name) from a successful listing.
+/// `existing` are the item resources that carry the library's label.
+pub fn plan<I: ItemKind>(
+    listing: &[ItemInfo],
+    existing: &[std::sync::Arc<I>],
+    library: &ContentLibraryRef,
+    owner_uid: Option<&str>,
+    now: &str,
+) -> SyncPlan {
+    let by_name: BTreeMap<String, &I> = existing.iter().map(|i| (i.name_any(), i.as_ref())).collect();
+    let mut plan = SyncPlan::default();
+    let mut wanted = HashSet::new();
+    for info in listing {
+        let Some(type_) = item_type(&info.item_type) else {
+            plan.skipped.push((info.name.clone(), format!("type {:?} makes no image", info.item_type)));
+            continue;
+        };
+        let name = match vmi_id::item_name(&info.id) {
+            Ok(name) => name,
+            Err(e) => {
+                plan.skipped.push((info.name.clone(), e.to_string()));
+                continue;
+            }
+        };
+        if !wanted.insert(name.clone()) {
+            plan.skipped.push((info.name.clone(), format!("duplicate item id {}", info.id)));
+            continue;
+        }
+        let current = by_name.get(&name).copied();
+        let status = desired_status(info, type_, library, current.and_then(|c| c.item_status()), now);
+        let write_object = !current.is_some_and(|c| object_is_current(c, &info.id, &library.name, owner_uid));
+        if !write_object && current.and_then(|c| c.item_status()).map(ours).as_ref() == Some(&status) {
+            plan.unchanged += 1;
+            continue;
+        }
+        plan.apply.push(DesiredItem { name, uuid: info.id.clone(), status, write_object });
+    }
+    plan.delete = by_name.keys().filter(|n| !wanted.contains(*n)).cloned().collect();
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ContentLibraryItem;
+    use crate::kinds::ItemKind;
+    use kube::api::ObjectMeta;
+    use std::sync::Arc;
+
+    fn info(id: &str, name: &str, version: &str) -> ItemInfo {
+        ItemInfo {
+            id: id.into(),
+            name: name.into(),
+            item_type: "ovf".into(),
+            content_version: version.into(),
+            security_compliance: true,
+            ..Default::default()
+        }
+    }
+
+    fn lib() -> ContentLibraryRef {
+        ContentLibraryRef { name: "lib".into(), namespace: Some("ns".into()) }
+    }
+
+    fn existing_from(plan: &SyncPlan) -> Vec<Arc<ContentLibraryItem>> {
+        plan.apply
+            .iter()
+            .map(|d| {
+                let meta = ObjectMeta {
+                    name: Some(d.name.clone()),
+                    labels: Some(item_labels("lib")),
+                    ..Default::default()
+                };
+                Arc::new(ContentLibraryItem::new_item(meta, &d.uuid, Some(d.status.clone())))
+            })
+            .collect()
+    }
+
+    const A: &str = "e1968c25-dd84-4506-8dc7-9beacb6b688e";
+    const B: &str = "11111111-2222-3333-4444-555555555555";
+
+    #[test]
+    fn new_items_are_applied_then_unchanged_ones_are_not() {
+        let listing = vec![info(A, "Photon OS 5.0", "1"), info(B, "Ubuntu", "3")];
+        let first = plan::<ContentLibraryItem>(&listing, &[], &lib(), None, "2026-01-01T00:00:00Z");
+        assert_eq!(first.apply.len(), 2);
+        assert_eq!(first.apply[0].name, "clitem-0a0044d7c690bcbea");
+        assert!(first.delete.is_empty());
+
+        let existing = existing_from(&first);
+        let second = plan(&listing, &existing, &lib(), None, "2026-01-02T00:00:00Z");
+        assert_eq!(second.apply, vec![]);
+        assert_eq!(second.unchanged, 2);
+    }
+
+    #[test]
+    fn a_changed_content_version_is_applied_with_a_new_sync_time() {
+        let first = plan::<ContentLibraryItem>(&[info(A, "Photon", "1")], &[], &lib(), None, "t1");
+        let existing = existing_from(&first);
+        let second = plan(&[info(A, "Photon", "2")], &existing, &lib(), None, "t2");
+        assert_eq!(second.apply.len(), 1);
+        assert!(!second.apply[0].write_object, "only the status changed");
+        assert_eq!(second.apply[0].status.content_version.as_deref(), Some("2"));
+        assert_eq!(second.apply[0].status.last_sync_time.as_deref(), Some("t2"));
+    }
+
+    #[test]
+    fn items_gone_from_the_listing_are_deleted() {
+        let first = plan::<ContentLibraryItem>(&[info(A, "a", "1"), info(B, "b", "1")], &[], &lib(), None, "t");
+        let existing = existing_from(&first);
+        let second = plan(&[info(B, "b", "1")], &existing, &lib(), None, "t");
+        assert_eq!(second.delete, vec!["clitem-0a0044d7c690bcbea".to_string()]);
+    }
+
+    #[test]
+    fn unsupported_types_malformed_ids_and_duplicates_are_skipped() {
+        let mut template = info(A, "vm", "1");
+        template.item_type = "vm-template".into();
+        let listing = vec![template, info("not-a-uuid", "bad", "1"), info(B, "b", "1"), info(B, "b again", "1")];
+        let p = plan::<ContentLibraryItem>(&listing, &[], &lib(), None, "t");
+        assert_eq!(p.apply.len(), 1);
+        assert_eq!(p.skipped.len(), 3);
+    }
+
+    #[test]
+    fn security_failures_are_carried_to_the_status() {
+        let mut bad = info(A, "a", "1");
+        bad.security_compliance = false;
+        bad.security_message = Some("manifest digest mismatch for disk.vmdk".into());
+        let p = plan::<ContentLibraryItem>(&[bad], &[], &lib(), None, "t");
+        let status = &p.apply[0].status;
+        assert_eq!(status.security_compliance, Some(false));
+        assert!(status.conditions[0].message.contains("disk.vmdk"));
+    }
+}
