@@ -12,7 +12,11 @@ use crate::context::Settings;
 use crate::operator::{LeaderElection, OperatorConfig};
 
 #[derive(Parser)]
-#[command(name = "vmi-operator", version, about = "vSphere Content Library templates as VM Operator VirtualMachineImages")]
+#[command(
+    name = "vmi-operator",
+    version,
+    about = "vSphere Content Library templates as VM Operator VirtualMachineImages"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -125,8 +129,12 @@ pub struct RunArgs {
 /// `30s`, `5m`, `1h`, `250ms`, or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (number, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, ""), |i| s.split_at(i));
-    let n: u64 = number.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 1h"))?;
+    let (number, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 1h"))?;
     match unit {
         "" | "s" => Ok(Duration::from_secs(n)),
         "ms" => Ok(Duration::from_millis(n)),
@@ -140,7 +148,10 @@ impl RunArgs {
     /// The operator's configuration; reads the credential and CA files.
     pub fn config(&self) -> Result<OperatorConfig, String> {
         let ca_bundle_pem = match &self.ca_bundle {
-            Some(path) => Some(std::fs::read(path).map_err(|e| format!("cannot read CA bundle {}: {e}", path.display()))?),
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("cannot read CA bundle {}: {e}", path.display()))?,
+            ),
             None => None,
         };
         let vcenter = match &self.vcenter_url {
@@ -152,7 +163,9 @@ impl RunArgs {
                 let read = |name: &str| {
                     std::fs::read_to_string(dir.join(name))
                         .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-                        .map_err(|e| format!("cannot read vCenter {name} from {}: {e}", dir.display()))
+                        .map_err(|e| {
+                            format!("cannot read vCenter {name} from {}: {e}", dir.display())
+                        })
                 };
                 Some(crate::source::VsphereConfig {
                     url: url.clone(),
@@ -165,14 +178,19 @@ impl RunArgs {
             None => None,
         };
         let instance = self.instance.clone().unwrap_or_else(|| {
-            std::env::var("HOSTNAME").unwrap_or_else(|_| format!("vmi-operator-{}", uuid::Uuid::new_v4().simple()))
+            std::env::var("HOSTNAME")
+                .unwrap_or_else(|_| format!("vmi-operator-{}", uuid::Uuid::new_v4().simple()))
         });
         let webhook = match (&self.webhook_cert_dir, self.disable_webhook) {
             (Some(dir), false) => Some(crate::operator::webhook_config(self.webhook_addr, dir)),
             _ => None,
         };
         Ok(OperatorConfig {
-            settings: Settings { sync_interval: self.sync_interval, concurrency: self.concurrency.max(1), ..Settings::default() },
+            settings: Settings {
+                sync_interval: self.sync_interval,
+                concurrency: self.concurrency.max(1),
+                ..Settings::default()
+            },
             metrics_addr: self.metrics_addr,
             webhook,
             leader_election: self.leader_elect.then(|| LeaderElection {
@@ -181,7 +199,10 @@ impl RunArgs {
                 lease_duration: self.lease_duration,
             }),
             vcenter,
-            published_tls: crate::source::TlsOptions { ca_bundle_pem, insecure_skip_verify: false },
+            published_tls: crate::source::TlsOptions {
+                ca_bundle_pem,
+                insecure_skip_verify: false,
+            },
             instance,
             crd_wait: self.crd_wait,
         })
@@ -205,36 +226,54 @@ pub enum InspectError {
 pub async fn read_descriptor(source: &str) -> Result<Vec<u8>, InspectError> {
     let limit = crate::source::MAX_DESCRIPTOR_BYTES;
     let bytes = if source.starts_with("http://") || source.starts_with("https://") {
-        let response = reqwest::get(source).await.map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
-        let response = response.error_for_status().map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
-        let body = response.bytes().await.map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+        let response = reqwest::get(source)
+            .await
+            .map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+        let response = response
+            .error_for_status()
+            .map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
         body.to_vec()
     } else {
         let path = Path::new(source);
         if is_ova(path)? {
-            let file = std::fs::File::open(path).map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+            let file = std::fs::File::open(path)
+                .map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
             return Ok(crate::ovf::ova::read_ova(std::io::BufReader::new(file))?.bytes);
         }
         let mut bytes = Vec::new();
-        let file = std::fs::File::open(path).map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
-        file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| InspectError::Read(source.into(), e.to_string()))?;
         bytes
     };
     if looks_like_tar(&bytes) {
         return Ok(crate::ovf::ova::read_ova(&bytes[..])?.bytes);
     }
     if bytes.len() as u64 > limit {
-        return Err(InspectError::Read(source.into(), format!("larger than the {limit}-byte descriptor limit")));
+        return Err(InspectError::Read(
+            source.into(),
+            format!("larger than the {limit}-byte descriptor limit"),
+        ));
     }
     Ok(bytes)
 }
 
 fn is_ova(path: &Path) -> Result<bool, InspectError> {
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ova")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("ova"))
+    {
         return Ok(true);
     }
     let mut head = [0u8; 512];
-    let mut file = std::fs::File::open(path).map_err(|e| InspectError::Read(path.display().to_string(), e.to_string()))?;
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| InspectError::Read(path.display().to_string(), e.to_string()))?;
     let n = file.read(&mut head).unwrap_or(0);
     Ok(looks_like_tar(&head[..n]))
 }
@@ -245,7 +284,10 @@ fn looks_like_tar(bytes: &[u8]) -> bool {
 }
 
 /// What `inspect` prints: the image status plus the VMI ID when a UUID was given.
-pub fn inspect_document(descriptor: &[u8], uuid: Option<&str>) -> Result<serde_json::Value, InspectError> {
+pub fn inspect_document(
+    descriptor: &[u8],
+    uuid: Option<&str>,
+) -> Result<serde_json::Value, InspectError> {
     let info = crate::ovf::parse_descriptor(descriptor)?;
     let status = crate::image::desired::status_from_ovf(&info);
     let mut doc = serde_json::Map::new();
@@ -253,6 +295,9 @@ pub fn inspect_document(descriptor: &[u8], uuid: Option<&str>) -> Result<serde_j
         doc.insert("vmiID".into(), crate::vmi_id::vmi_id(uuid)?.into());
         doc.insert("providerItemID".into(), uuid.into());
     }
-    doc.insert("status".into(), serde_json::to_value(&status).expect("a status always serializes"));
+    doc.insert(
+        "status".into(),
+        serde_json::to_value(&status).expect("a status always serializes"),
+    );
     Ok(serde_json::Value::Object(doc))
 }

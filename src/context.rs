@@ -50,13 +50,35 @@ pub struct Context {
 const MAX_NOTE: usize = 1000;
 
 impl Context {
-    pub fn new(client: Client, metrics: Arc<Metrics>, sources: Arc<SourceRegistry>, settings: Settings, instance: Option<String>) -> Self {
-        let reporter = Reporter { controller: "vmi-operator".into(), instance };
-        Context { recorder: Recorder::new(client.clone(), reporter), client, metrics, sources, settings }
+    pub fn new(
+        client: Client,
+        metrics: Arc<Metrics>,
+        sources: Arc<SourceRegistry>,
+        settings: Settings,
+        instance: Option<String>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: "vmi-operator".into(),
+            instance,
+        };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            sources,
+            settings,
+        }
     }
 
     /// Publishes an event on `obj`; failures to publish are logged, never fatal.
-    pub async fn event<K: Resource<DynamicType = ()>>(&self, obj: &K, type_: EventType, reason: &str, action: &str, note: String) {
+    pub async fn event<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         let mut note = note;
         if note.len() > MAX_NOTE {
             let mut cut = MAX_NOTE;
@@ -66,7 +88,13 @@ impl Context {
             note.truncate(cut);
             note.push('…');
         }
-        let event = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: None };
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: action.into(),
+            secondary: None,
+        };
         if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
             tracing::warn!(object = %obj.name_any(), error = %e, "cannot publish event");
         }

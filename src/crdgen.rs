@@ -17,12 +17,18 @@ pub fn render(crd: &CustomResourceDefinition) -> String {
 
 /// Every CRD file: (file name, content).
 pub fn render_all() -> Vec<(String, String)> {
-    crate::api::crds().iter().map(|crd| (file_name(crd), render(crd))).collect()
+    crate::api::crds()
+        .iter()
+        .map(|crd| (file_name(crd), render(crd)))
+        .collect()
 }
 
 /// All CRDs in one multi-document YAML stream (for `kubectl apply -f -`).
 pub fn render_stream() -> String {
-    render_all().into_iter().map(|(_, content)| content).collect()
+    render_all()
+        .into_iter()
+        .map(|(_, content)| content)
+        .collect()
 }
 
 /// Writes every CRD into `dir`.

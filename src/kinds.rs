@@ -39,7 +39,11 @@ pub trait ItemKind: Kind {
 
 /// An image resource.
 pub trait ImageKind: Kind {
-    fn new_image(meta: ObjectMeta, provider_ref: Option<ProviderRef>, status: Option<VirtualMachineImageStatus>) -> Self;
+    fn new_image(
+        meta: ObjectMeta,
+        provider_ref: Option<ProviderRef>,
+        status: Option<VirtualMachineImageStatus>,
+    ) -> Self;
     fn provider_ref(&self) -> Option<&ProviderRef>;
     fn image_status(&self) -> Option<&VirtualMachineImageStatus>;
 }
@@ -105,8 +109,17 @@ macro_rules! item_kind {
         impl ItemKind for $item {
             type Image = $image;
             type Library = $lib;
-            fn new_item(meta: ObjectMeta, uuid: &str, status: Option<ContentLibraryItemStatus>) -> Self {
-                let mut item = <$item>::new("", $spec { uuid: uuid.to_string() });
+            fn new_item(
+                meta: ObjectMeta,
+                uuid: &str,
+                status: Option<ContentLibraryItemStatus>,
+            ) -> Self {
+                let mut item = <$item>::new(
+                    "",
+                    $spec {
+                        uuid: uuid.to_string(),
+                    },
+                );
                 item.metadata = meta;
                 item.status = status;
                 item
@@ -121,13 +134,27 @@ macro_rules! item_kind {
     };
 }
 
-item_kind!(ContentLibraryItem, ContentLibraryItemSpec, ContentLibrary, VirtualMachineImage);
-item_kind!(ClusterContentLibraryItem, ClusterContentLibraryItemSpec, ClusterContentLibrary, ClusterVirtualMachineImage);
+item_kind!(
+    ContentLibraryItem,
+    ContentLibraryItemSpec,
+    ContentLibrary,
+    VirtualMachineImage
+);
+item_kind!(
+    ClusterContentLibraryItem,
+    ClusterContentLibraryItemSpec,
+    ClusterContentLibrary,
+    ClusterVirtualMachineImage
+);
 
 macro_rules! image_kind {
     ($image:ty, $spec:ident) => {
         impl ImageKind for $image {
-            fn new_image(meta: ObjectMeta, provider_ref: Option<ProviderRef>, status: Option<VirtualMachineImageStatus>) -> Self {
+            fn new_image(
+                meta: ObjectMeta,
+                provider_ref: Option<ProviderRef>,
+                status: Option<VirtualMachineImageStatus>,
+            ) -> Self {
                 let mut image = <$image>::new("", $spec { provider_ref });
                 image.metadata = meta;
                 image.status = status;

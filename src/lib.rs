@@ -13,6 +13,7 @@ pub mod ovf;
 pub mod publish;
 pub mod source;
 pub mod sources;
+pub mod stores;
 pub mod sync;
 pub mod vmi_id;
 pub mod webhook;

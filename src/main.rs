@@ -21,33 +21,63 @@ fn main() -> ExitCode {
                 Err(e) => fail(1, &e.to_string()),
             }
         }
-        Command::Inspect { source, uuid, output } => {
+        Command::Inspect {
+            source,
+            uuid,
+            output,
+        } => {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-            let result = runtime.block_on(read_descriptor(&source)).and_then(|d| inspect_document(&d, uuid.as_deref()));
+            let result = runtime
+                .block_on(read_descriptor(&source))
+                .and_then(|d| inspect_document(&d, uuid.as_deref()));
             match result {
                 Ok(doc) => {
                     match output {
-                        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&doc).expect("json")),
-                        OutputFormat::Yaml => print!("{}", serde_saphyr::to_string(&doc).expect("yaml")),
+                        OutputFormat::Json => {
+                            println!("{}", serde_json::to_string_pretty(&doc).expect("json"))
+                        }
+                        OutputFormat::Yaml => {
+                            print!("{}", serde_saphyr::to_string(&doc).expect("yaml"))
+                        }
                     }
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(2, &format!("{source}: {e}")),
             }
         }
-        Command::Publish { dir, name, library_id } => {
-            let opts = vmi_operator::publish::PublishOptions { name, library_id, ..Default::default() };
+        Command::Publish {
+            dir,
+            name,
+            library_id,
+        } => {
+            let opts = vmi_operator::publish::PublishOptions {
+                name,
+                library_id,
+                ..Default::default()
+            };
             match vmi_operator::publish::publish_dir(&dir, opts) {
                 Ok(summary) => {
                     for w in &summary.warnings {
                         eprintln!("warning: {w}");
                     }
-                    println!("library {} ({}) version {}: {} items", summary.name, summary.library_id, summary.version, summary.items.len());
+                    println!(
+                        "library {} ({}) version {}: {} items",
+                        summary.name,
+                        summary.library_id,
+                        summary.version,
+                        summary.items.len()
+                    );
                     for item in &summary.items {
-                        println!("  {:?} {} {} (content version {})", item.change, item.id, item.name, item.content_version);
+                        println!(
+                            "  {:?} {} {} (content version {})",
+                            item.change, item.id, item.name, item.content_version
+                        );
                     }
-                    println!("lib.json: file://{}/lib.json", std::fs::canonicalize(&dir).unwrap_or(dir).display());
+                    println!(
+                        "lib.json: file://{}/lib.json",
+                        std::fs::canonicalize(&dir).unwrap_or(dir).display()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(2, &e.to_string()),
@@ -79,8 +109,13 @@ fn fail(code: u8, message: &str) -> ExitCode {
 }
 
 fn init_logging(format: LogFormat, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

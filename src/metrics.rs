@@ -62,34 +62,83 @@ impl Metrics {
             library_items: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("vmi_operator");
-        r.register("reconciles", "Reconciles run, by controller", metrics.reconciles.clone());
-        r.register("reconcile_errors", "Reconciles that failed, by controller and reason", metrics.reconcile_errors.clone());
-        r.register("reconcile_duration_seconds", "Time a reconcile took", metrics.reconcile_duration.clone());
-        r.register("reconciles_in_flight", "Reconciles running now (the work queue's active depth)", metrics.reconciles_in_flight.clone());
-        r.register("writes", "Writes to the API server, by controller", metrics.writes.clone());
-        r.register("ovf_fetches", "OVF descriptors fetched from library sources", metrics.ovf_fetches.clone());
-        r.register("images", "Images by scope and Ready state, as last reconciled", metrics.images.clone());
-        r.register("library_sync_duration_seconds", "Time a library sync took", metrics.library_sync_duration.clone());
-        r.register("library_items", "Items in the last successful listing of a library", metrics.library_items.clone());
+        r.register(
+            "reconciles",
+            "Reconciles run, by controller",
+            metrics.reconciles.clone(),
+        );
+        r.register(
+            "reconcile_errors",
+            "Reconciles that failed, by controller and reason",
+            metrics.reconcile_errors.clone(),
+        );
+        r.register(
+            "reconcile_duration_seconds",
+            "Time a reconcile took",
+            metrics.reconcile_duration.clone(),
+        );
+        r.register(
+            "reconciles_in_flight",
+            "Reconciles running now (the work queue's active depth)",
+            metrics.reconciles_in_flight.clone(),
+        );
+        r.register(
+            "writes",
+            "Writes to the API server, by controller",
+            metrics.writes.clone(),
+        );
+        r.register(
+            "ovf_fetches",
+            "OVF descriptors fetched from library sources",
+            metrics.ovf_fetches.clone(),
+        );
+        r.register(
+            "images",
+            "Images by scope and Ready state, as last reconciled",
+            metrics.images.clone(),
+        );
+        r.register(
+            "library_sync_duration_seconds",
+            "Time a library sync took",
+            metrics.library_sync_duration.clone(),
+        );
+        r.register(
+            "library_items",
+            "Items in the last successful listing of a library",
+            metrics.library_items.clone(),
+        );
         metrics
     }
 
     /// Records the start of a reconcile; the guard records its end.
     pub fn reconcile_started(&self, controller: &str) -> ReconcileTimer<'_> {
-        let labels = ControllerLabels { controller: controller.to_string() };
+        let labels = ControllerLabels {
+            controller: controller.to_string(),
+        };
         self.reconciles.get_or_create(&labels).inc();
         self.reconciles_in_flight.get_or_create(&labels).inc();
-        ReconcileTimer { metrics: self, labels, started: std::time::Instant::now() }
+        ReconcileTimer {
+            metrics: self,
+            labels,
+            started: std::time::Instant::now(),
+        }
     }
 
     pub fn reconcile_failed(&self, controller: &str, reason: &str) {
         self.reconcile_errors
-            .get_or_create(&ErrorLabels { controller: controller.to_string(), reason: reason.to_string() })
+            .get_or_create(&ErrorLabels {
+                controller: controller.to_string(),
+                reason: reason.to_string(),
+            })
             .inc();
     }
 
     pub fn wrote(&self, controller: &str, count: u64) {
-        self.writes.get_or_create(&ControllerLabels { controller: controller.to_string() }).inc_by(count);
+        self.writes
+            .get_or_create(&ControllerLabels {
+                controller: controller.to_string(),
+            })
+            .inc_by(count);
     }
 }
 
@@ -108,7 +157,13 @@ impl ReconcileTimer<'_> {
 
 impl Drop for ReconcileTimer<'_> {
     fn drop(&mut self) {
-        self.metrics.reconcile_duration.get_or_create(&self.labels).observe(self.started.elapsed().as_secs_f64());
-        self.metrics.reconciles_in_flight.get_or_create(&self.labels).dec();
+        self.metrics
+            .reconcile_duration
+            .get_or_create(&self.labels)
+            .observe(self.started.elapsed().as_secs_f64());
+        self.metrics
+            .reconciles_in_flight
+            .get_or_create(&self.labels)
+            .dec();
     }
 }

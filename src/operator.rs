@@ -85,7 +85,12 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
     let registry = Arc::new(registry);
     let readiness = Arc::new(Readiness::default());
 
-    let health = tokio::spawn(crate::health::serve(config.metrics_addr, registry.clone(), readiness.clone(), shutdown.wait()));
+    let health = tokio::spawn(crate::health::serve(
+        config.metrics_addr,
+        registry.clone(),
+        readiness.clone(),
+        shutdown.wait(),
+    ));
 
     wait_for_crds(&client, config.crd_wait).await?;
     readiness.crds_established.store(true, Ordering::SeqCst);
@@ -101,7 +106,12 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
                 synced_index.wait_synced().await;
                 synced_flag.webhook_synced.store(true, Ordering::SeqCst);
             });
-            Some(tokio::spawn(crate::webhook::serve(webhook_config, index, webhook_metrics, shutdown.wait())))
+            Some(tokio::spawn(crate::webhook::serve(
+                webhook_config,
+                index,
+                webhook_metrics,
+                shutdown.wait(),
+            )))
         }
         None => {
             readiness.webhook_synced.store(true, Ordering::SeqCst);
@@ -114,11 +124,19 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
         None => None,
     };
     let sources = Arc::new(SourceRegistry::new(vcenter, config.published_tls.clone()));
-    let ctx = Arc::new(Context::new(client.clone(), metrics, sources, config.settings.clone(), Some(config.instance.clone())));
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        metrics,
+        sources,
+        config.settings.clone(),
+        Some(config.instance.clone()),
+    ));
 
     match &config.leader_election {
         None => run_controllers(ctx, shutdown.clone()).await,
-        Some(election) => lead_when_elected(ctx, election, &config.instance, shutdown.clone()).await?,
+        Some(election) => {
+            lead_when_elected(ctx, election, &config.instance, shutdown.clone()).await?
+        }
     }
 
     shutdown.wait().await;
@@ -138,13 +156,14 @@ async fn lead_when_elected(
     shutdown: Shutdown,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let duration = election.lease_duration.as_secs().max(2);
-    let manager = kube_lease_manager::LeaseManagerBuilder::new(ctx.client.clone(), &election.lease_name)
-        .with_namespace(&election.namespace)
-        .with_identity(identity)
-        .with_duration(duration)
-        .with_grace((duration / 3).max(1))
-        .build()
-        .await?;
+    let manager =
+        kube_lease_manager::LeaseManagerBuilder::new(ctx.client.clone(), &election.lease_name)
+            .with_namespace(&election.namespace)
+            .with_identity(identity)
+            .with_duration(duration)
+            .with_grace((duration / 3).max(1))
+            .build()
+            .await?;
     let (mut leading, lease_task) = manager.watch().await;
     loop {
         // Wait to become leader (or to be told to stop).
@@ -191,8 +210,18 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: Shutdown) {
     let cl_sync = SyncController::<ClusterContentLibrary>::new(&ctx);
     let cache = Arc::new(OvfCache::new(20_000));
     let cleanup_every = Duration::from_secs(60);
-    let ns_cleanup = crate::image::cleanup_loop::<ContentLibraryItem>(ctx.clone(), ns_images.items(), ns_images.images(), cleanup_every);
-    let cl_cleanup = crate::image::cleanup_loop::<ClusterContentLibraryItem>(ctx.clone(), cl_images.items(), cl_images.images(), cleanup_every);
+    let ns_cleanup = crate::image::cleanup_loop::<ContentLibraryItem>(
+        ctx.clone(),
+        ns_images.items(),
+        ns_images.images(),
+        cleanup_every,
+    );
+    let cl_cleanup = crate::image::cleanup_loop::<ClusterContentLibraryItem>(
+        ctx.clone(),
+        cl_images.items(),
+        cl_images.images(),
+        cleanup_every,
+    );
     let (ns_items, cl_items) = (ns_images.items(), cl_images.items());
     let (ns_libraries, cl_libraries) = (ns_sync.libraries(), cl_sync.libraries());
     let controllers = futures::future::join4(
@@ -208,7 +237,10 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: Shutdown) {
 }
 
 /// Waits until every CRD of ours is established (an install may still be in flight).
-async fn wait_for_crds(client: &Client, timeout: Duration) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn wait_for_crds(
+    client: &Client,
+    timeout: Duration,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let names: Vec<String> = crate::api::crds().iter().map(|c| c.name_any()).collect();
     let deadline = tokio::time::Instant::now() + timeout;
@@ -236,7 +268,11 @@ async fn wait_for_crds(client: &Client, timeout: Duration) -> Result<(), Box<dyn
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(format!("CRDs not established after {timeout:?}: {}", missing.join(", ")).into());
+            return Err(format!(
+                "CRDs not established after {timeout:?}: {}",
+                missing.join(", ")
+            )
+            .into());
         }
         tracing::info!(missing = ?missing, "waiting for CRDs to be established");
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -244,7 +280,8 @@ async fn wait_for_crds(client: &Client, timeout: Duration) -> Result<(), Box<dyn
 }
 
 async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -252,11 +289,13 @@ async fn wait_for_signal() {
 }
 
 /// Paths of the webhook's serving certificate.
-pub fn webhook_config(addr: SocketAddr, cert_dir: &std::path::Path) -> crate::webhook::WebhookConfig {
+pub fn webhook_config(
+    addr: SocketAddr,
+    cert_dir: &std::path::Path,
+) -> crate::webhook::WebhookConfig {
     crate::webhook::WebhookConfig {
         addr,
         cert_path: cert_dir.join("tls.crt"),
         key_path: cert_dir.join("tls.key"),
     }
 }
-

@@ -37,7 +37,9 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use crate::source::MAX_DESCRIPTOR_BYTES;
-use crate::source::published::format::{self, File, ITEM_FILE, ITEMS_FILE, Item, Items, LIB_FILE, Lib};
+use crate::source::published::format::{
+    self, File, ITEM_FILE, ITEMS_FILE, Item, Items, LIB_FILE, Lib,
+};
 
 /// What to publish as.
 #[derive(Clone, Debug, Default)]
@@ -91,13 +93,25 @@ pub enum ItemChange {
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("cannot {action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("{path} is not a valid {what}: {message}")]
-    Existing { path: PathBuf, what: &'static str, message: String },
+    Existing {
+        path: PathBuf,
+        what: &'static str,
+        message: String,
+    },
     #[error("template {path}: {message}")]
     Template { path: PathBuf, message: String },
     #[error("templates {first} and {second} would both publish as item {name:?}")]
-    DuplicateName { name: String, first: PathBuf, second: PathBuf },
+    DuplicateName {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
     #[error("{0}")]
     Conflict(String),
 }
@@ -117,11 +131,23 @@ impl PublishError {
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> PublishError + use<> {
     let path = path.to_path_buf();
-    move |source| PublishError::Io { action, path, source }
+    move |source| PublishError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 /// Characters escaped in hrefs (path segments of a URL).
-const SEGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'?').add(b'<').add(b'>').add(b'`');
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'?')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`');
 
 /// One template found in the directory.
 struct Template {
@@ -138,18 +164,34 @@ struct Template {
 pub fn publish_dir(dir: &Path, opts: PublishOptions) -> Result<PublishSummary, PublishError> {
     let dir = fs::canonicalize(dir).map_err(io_err("open", dir))?;
     let old_lib: Option<Lib> = read_json(&dir.join(LIB_FILE), "lib.json")?;
-    let old_items: Vec<Item> = read_json::<Items>(&dir.join(ITEMS_FILE), "items.json")?.map(|i| i.items).unwrap_or_default();
+    let old_items: Vec<Item> = read_json::<Items>(&dir.join(ITEMS_FILE), "items.json")?
+        .map(|i| i.items)
+        .unwrap_or_default();
     let library_id = library_id(old_lib.as_ref(), opts.library_id.as_deref())?;
     let name = opts
         .name
         .clone()
-        .or_else(|| old_lib.as_ref().map(|l| l.name.clone()).filter(|n| !n.is_empty()))
-        .unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "library".into()));
+        .or_else(|| {
+            old_lib
+                .as_ref()
+                .map(|l| l.name.clone())
+                .filter(|n| !n.is_empty())
+        })
+        .unwrap_or_else(|| {
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "library".into())
+        });
 
     let mut warnings = Vec::new();
     let templates = scan(&dir, &mut warnings)?;
-    let old_by_id: HashMap<String, &Item> = old_items.iter().map(|i| (format::strip_urn(&i.id), i)).collect();
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let old_by_id: HashMap<String, &Item> = old_items
+        .iter()
+        .map(|i| (format::strip_urn(&i.id), i))
+        .collect();
+    let now = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
 
     let mut items = Vec::new();
     let mut published = Vec::new();
@@ -190,24 +232,53 @@ pub fn publish_dir(dir: &Path, opts: PublishOptions) -> Result<PublishSummary, P
         || !removed.is_empty()
         || published.iter().any(|p| p.change != ItemChange::Unchanged)
         || old_lib.as_ref().is_some_and(|l| l.name != name);
-    let old_version = old_lib.as_ref().and_then(|l| l.version.parse::<u64>().ok()).unwrap_or(0);
-    let version = if changed { old_version + 1 } else { old_version.max(1) }.to_string();
+    let old_version = old_lib
+        .as_ref()
+        .and_then(|l| l.version.parse::<u64>().ok())
+        .unwrap_or(0);
+    let version = if changed {
+        old_version + 1
+    } else {
+        old_version.max(1)
+    }
+    .to_string();
     let lib = Lib {
         vcsp_version: format::VCSP_VERSION.into(),
         version: version.clone(),
         content_version: "1".into(),
         name: name.clone(),
         id: format!("urn:uuid:{library_id}"),
-        created: old_lib.as_ref().map(|l| l.created.clone()).filter(|c| !c.is_empty()).unwrap_or_else(|| now.clone()),
+        created: old_lib
+            .as_ref()
+            .map(|l| l.created.clone())
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| now.clone()),
         capabilities: json!({ "transferIn": ["httpGet"], "transferOut": ["httpGet"] }),
         items_href: ITEMS_FILE.into(),
-        description: old_lib.as_ref().map(|l| l.description.clone()).unwrap_or_default(),
+        description: old_lib
+            .as_ref()
+            .map(|l| l.description.clone())
+            .unwrap_or_default(),
         extra: old_lib.map(|l| l.extra).unwrap_or_default(),
     };
-    write_json(&dir.join(ITEMS_FILE), &Items { items, extra: Default::default() })?;
+    write_json(
+        &dir.join(ITEMS_FILE),
+        &Items {
+            items,
+            extra: Default::default(),
+        },
+    )?;
     write_json(&dir.join(LIB_FILE), &lib)?;
     published.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(PublishSummary { library_id, name, version, changed, items: published, removed, warnings })
+    Ok(PublishSummary {
+        library_id,
+        name,
+        version,
+        changed,
+        items: published,
+        removed,
+        warnings,
+    })
 }
 
 fn library_id(old: Option<&Lib>, wanted: Option<&str>) -> Result<String, PublishError> {
@@ -216,7 +287,10 @@ fn library_id(old: Option<&Lib>, wanted: Option<&str>) -> Result<String, Publish
             .map(|u| u.hyphenated().to_string())
             .map_err(|e| PublishError::Conflict(format!("library id {s:?} is not a UUID: {e}")))
     };
-    match (old.map(|l| parse(&l.id)).transpose()?, wanted.map(parse).transpose()?) {
+    match (
+        old.map(|l| parse(&l.id)).transpose()?,
+        wanted.map(parse).transpose()?,
+    ) {
         (Some(old), Some(wanted)) if old != wanted => Err(PublishError::Conflict(format!(
             "lib.json already holds library {old}; refusing to publish it as {wanted}"
         ))),
@@ -250,13 +324,20 @@ fn scan(dir: &Path, warnings: &mut Vec<String>) -> Result<Vec<Template>, Publish
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let Some(file_name) = entry.file_name().to_str().map(str::to_string) else { continue };
-        let Some((stem, ext)) = file_name.rsplit_once('.') else { continue };
+        let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let Some((stem, ext)) = file_name.rsplit_once('.') else {
+            continue;
+        };
         let ext = ext.to_ascii_lowercase();
         if stem.is_empty() || stem.starts_with('.') || !(ext == "ova" || ext == "ovf") {
             continue;
         }
-        if !fs::metadata(&path).map_err(io_err("inspect", &path))?.is_file() {
+        if !fs::metadata(&path)
+            .map_err(io_err("inspect", &path))?
+            .is_file()
+        {
             continue;
         }
         let template = if ext == "ova" {
@@ -264,7 +345,10 @@ fn scan(dir: &Path, warnings: &mut Vec<String>) -> Result<Vec<Template>, Publish
         } else {
             ovf_template(dir, &path, &file_name, stem, warnings)?
         };
-        if let Some(first) = templates.iter().find(|t| t.name.eq_ignore_ascii_case(&template.name)) {
+        if let Some(first) = templates
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(&template.name))
+        {
             return Err(PublishError::DuplicateName {
                 name: template.name.clone(),
                 first: dir.join(&first.file_name),
@@ -280,9 +364,15 @@ fn ova_template(path: &Path, file_name: &str, stem: &str) -> Result<Template, Pu
     let file = fs::File::open(path).map_err(io_err("open", path))?;
     // A broken OVA (or one failing its own manifest) is not published: subscribers would only
     // learn it on deploy.
-    let ova = crate::ovf::ova::read_ova(io::BufReader::new(file))
-        .map_err(|e| PublishError::Template { path: path.to_path_buf(), message: e.to_string() })?;
-    let is_vapp = crate::ovf::envelope::parse_envelope(&ova.bytes).map(|e| e.in_collection).unwrap_or(false);
+    let ova = crate::ovf::ova::read_ova(io::BufReader::new(file)).map_err(|e| {
+        PublishError::Template {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    })?;
+    let is_vapp = crate::ovf::envelope::parse_envelope(&ova.bytes)
+        .map(|e| e.in_collection)
+        .unwrap_or(false);
     Ok(Template {
         file_name: file_name.to_string(),
         name: stem.to_string(),
@@ -298,7 +388,10 @@ fn ovf_template(
     stem: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Template, PublishError> {
-    let bad = |message: String| PublishError::Template { path: path.to_path_buf(), message };
+    let bad = |message: String| PublishError::Template {
+        path: path.to_path_buf(),
+        message,
+    };
     let mut bytes = Vec::new();
     fs::File::open(path)
         .map_err(io_err("open", path))?
@@ -312,13 +405,21 @@ fn ovf_template(
     let mut files = vec![(file_name.to_string(), path.to_path_buf())];
     for reference in &envelope.references {
         let href = reference.href.as_str();
-        if href.contains("://") || href.starts_with('/') || href.contains('\\') || href.split('/').any(|s| s == "..") {
-            warnings.push(format!("{file_name}: file {href:?} is not a relative path inside the folder; left out"));
+        if href.contains("://")
+            || href.starts_with('/')
+            || href.contains('\\')
+            || href.split('/').any(|s| s == "..")
+        {
+            warnings.push(format!(
+                "{file_name}: file {href:?} is not a relative path inside the folder; left out"
+            ));
             continue;
         }
         let source = dir.join(href);
         if !source.is_file() {
-            warnings.push(format!("{file_name}: referenced file {href} does not exist; left out"));
+            warnings.push(format!(
+                "{file_name}: referenced file {href} does not exist; left out"
+            ));
             continue;
         }
         if !files.iter().any(|(rel, _)| rel == href) {
@@ -332,7 +433,12 @@ fn ovf_template(
             files.push((companion, source));
         }
     }
-    Ok(Template { file_name: file_name.to_string(), name: stem.to_string(), files, is_vapp: envelope.in_collection })
+    Ok(Template {
+        file_name: file_name.to_string(),
+        name: stem.to_string(),
+        files,
+        is_vapp: envelope.in_collection,
+    })
 }
 
 /// Writes one item's folder and `item.json`; returns the item and how it changed.
@@ -347,14 +453,22 @@ fn publish_item(
 ) -> Result<(Item, ItemChange), PublishError> {
     let folder = dir.join(&t.name);
     claim_folder(&folder, old)?;
-    let old_files: HashMap<&str, &File> =
-        old.and_then(|o| o.files.as_ref()).map(|fs| fs.iter().map(|f| (f.name.as_str(), f)).collect()).unwrap_or_default();
+    let old_files: HashMap<&str, &File> = old
+        .and_then(|o| o.files.as_ref())
+        .map(|fs| fs.iter().map(|f| (f.name.as_str(), f)).collect())
+        .unwrap_or_default();
     let mut files = Vec::new();
     for (rel, source) in &t.files {
         let meta = fs::metadata(source).map_err(io_err("inspect", source))?;
-        let generation = meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec());
+        let generation = meta
+            .mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.mtime_nsec());
         let previous = old_files.get(rel.as_str()).filter(|f| {
-            !rehash && f.size == meta.len() && f.generation_num == Some(generation) && !f.etag.is_empty()
+            !rehash
+                && f.size == meta.len()
+                && f.generation_num == Some(generation)
+                && !f.etag.is_empty()
         });
         let etag = match previous {
             Some(f) => f.etag.clone(),
@@ -380,9 +494,13 @@ fn publish_item(
     });
     let bump = |v: Option<&String>| v.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + 1;
     let (version, content_version, change) = match old {
-        Some(o) if same_content => {
-            (o.version.clone(), o.content_version.clone().unwrap_or_else(|| o.version.clone()), ItemChange::Unchanged)
-        }
+        Some(o) if same_content => (
+            o.version.clone(),
+            o.content_version
+                .clone()
+                .unwrap_or_else(|| o.version.clone()),
+            ItemChange::Unchanged,
+        ),
         Some(o) => (
             bump(Some(&o.version)).to_string(),
             bump(o.content_version.as_ref().or(Some(&o.version))).to_string(),
@@ -405,14 +523,20 @@ fn publish_item(
         }]),
     );
     let item = Item {
-        created: old.map(|o| o.created.clone()).filter(|c| !c.is_empty()).unwrap_or_else(|| now.to_string()),
+        created: old
+            .map(|o| o.created.clone())
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| now.to_string()),
         description: old.map(|o| o.description.clone()).unwrap_or_default(),
         version,
         content_version: Some(content_version),
         files: Some(files),
         id: format!("urn:uuid:{id}"),
         name: t.name.clone(),
-        properties: old.map(|o| o.properties.clone()).filter(|p| !p.is_null()).unwrap_or_else(|| json!({})),
+        properties: old
+            .map(|o| o.properties.clone())
+            .filter(|p| !p.is_null())
+            .unwrap_or_else(|| json!({})),
         self_href: href(&t.name, ITEM_FILE),
         item_type: format::TYPE_OVF.into(),
         extra,
@@ -433,7 +557,9 @@ fn href(folder: &str, rel: &str) -> String {
 /// the previous publish put this item there); anything else there is someone else's.
 fn claim_folder(folder: &Path, old: Option<&Item>) -> Result<(), PublishError> {
     match fs::symlink_metadata(folder) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir(folder).map_err(io_err("create", folder)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir(folder).map_err(io_err("create", folder))
+        }
         Err(e) => Err(io_err("inspect", folder)(e)),
         Ok(meta) if meta.is_dir() && (folder.join(ITEM_FILE).exists() || old.is_some()) => Ok(()),
         Ok(_) => Err(PublishError::Conflict(format!(
@@ -457,7 +583,9 @@ fn place(source: &Path, dest: &Path) -> Result<(), PublishError> {
     }
     let tmp = dest.with_file_name(format!(
         ".{}.tmp",
-        dest.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        dest.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     let _ = fs::remove_file(&tmp);
     if fs::hard_link(source, &tmp).is_err() {
@@ -488,13 +616,18 @@ fn remove_stale(folder: &Path, files: &[(String, PathBuf)]) -> Result<(), Publis
 /// Removes the folder of an item whose template is gone, if it is one of ours: a direct child
 /// of `dir` named by the item's `selfHref`, holding an `item.json`.
 fn remove_item_folder(dir: &Path, item: &Item) -> Result<(), PublishError> {
-    let Some((folder, rest)) = item.self_href.split_once('/') else { return Ok(()) };
-    let folder = percent_encoding::percent_decode_str(folder).decode_utf8_lossy().into_owned();
+    let Some((folder, rest)) = item.self_href.split_once('/') else {
+        return Ok(());
+    };
+    let folder = percent_encoding::percent_decode_str(folder)
+        .decode_utf8_lossy()
+        .into_owned();
     if rest != ITEM_FILE || folder.is_empty() || folder == ".." || folder.contains(['/', '\\']) {
         return Ok(());
     }
     let path = dir.join(&folder);
-    let is_ours = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) && path.join(ITEM_FILE).is_file();
+    let is_ours =
+        fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) && path.join(ITEM_FILE).is_file();
     if is_ours {
         fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
     }
@@ -515,11 +648,18 @@ fn sha256_file(path: &Path) -> Result<String, PublishError> {
     Ok(hex::encode(hash.finalize()))
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &'static str) -> Result<Option<T>, PublishError> {
+fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+) -> Result<Option<T>, PublishError> {
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| PublishError::Existing { path: path.to_path_buf(), what, message: e.to_string() }),
+            .map_err(|e| PublishError::Existing {
+                path: path.to_path_buf(),
+                what,
+                message: e.to_string(),
+            }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err("read", path)(e)),
     }
@@ -530,7 +670,9 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Publish
     bytes.push(b'\n');
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     fs::write(&tmp, &bytes).map_err(io_err("write", &tmp))?;
     fs::rename(&tmp, path).map_err(io_err("replace", path))
@@ -543,18 +685,30 @@ mod tests {
     #[test]
     fn item_uuid_is_rfc4122_v5() {
         // Python: uuid.uuid5(uuid.NAMESPACE_DNS, "python.org") == 886313e1-3b8a-5372-9b90-0c9aee199e5d
-        assert_eq!(item_uuid("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "python.org"), "886313e1-3b8a-5372-9b90-0c9aee199e5d");
+        assert_eq!(
+            item_uuid("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "python.org"),
+            "886313e1-3b8a-5372-9b90-0c9aee199e5d"
+        );
     }
 
     #[test]
     fn hrefs_are_escaped_per_segment() {
-        assert_eq!(href("photon 5", "disks/a#1.vmdk"), "photon%205/disks/a%231.vmdk");
+        assert_eq!(
+            href("photon 5", "disks/a#1.vmdk"),
+            "photon%205/disks/a%231.vmdk"
+        );
     }
 
     #[test]
     fn library_ids() {
-        let lib = Lib { id: "urn:uuid:AA465152-4ED2-44F5-8FB0-4FAC5E03016A".into(), ..Default::default() };
-        assert_eq!(library_id(Some(&lib), None).unwrap(), "aa465152-4ed2-44f5-8fb0-4fac5e03016a");
+        let lib = Lib {
+            id: "urn:uuid:AA465152-4ED2-44F5-8FB0-4FAC5E03016A".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            library_id(Some(&lib), None).unwrap(),
+            "aa465152-4ed2-44f5-8fb0-4fac5e03016a"
+        );
         assert!(library_id(Some(&lib), Some("aa465152-4ed2-44f5-8fb0-4fac5e03016a")).is_ok());
         let err = library_id(Some(&lib), Some("5b3d4a5e-0000-4000-8000-000000000001")).unwrap_err();
         assert_eq!(err.reason(), "PublishConflict");

@@ -17,26 +17,37 @@ pub struct SourceRegistry {
 
 impl SourceRegistry {
     pub fn new(vcenter: Option<VsphereClient>, published_tls: TlsOptions) -> Self {
-        SourceRegistry { vcenter, published_tls, cache: Mutex::default() }
+        SourceRegistry {
+            vcenter,
+            published_tls,
+            cache: Mutex::default(),
+        }
     }
 
     /// A registry that serves fixed sources by key (tests and benchmarks).
-    pub fn with_sources(sources: impl IntoIterator<Item = (String, Arc<dyn LibrarySource>)>) -> Self {
+    pub fn with_sources(
+        sources: impl IntoIterator<Item = (String, Arc<dyn LibrarySource>)>,
+    ) -> Self {
         let registry = SourceRegistry::new(None, TlsOptions::default());
         registry.cache.lock().expect("poisoned").extend(sources);
         registry
     }
 
     /// The source of a library with this `spec.uuid` and `spec.source`.
-    pub fn source_for(&self, uuid: &str, source: Option<&str>) -> Result<Arc<dyn LibrarySource>, SourceError> {
+    pub fn source_for(
+        &self,
+        uuid: &str,
+        source: Option<&str>,
+    ) -> Result<Arc<dyn LibrarySource>, SourceError> {
         let key = cache_key(uuid, source);
         if let Some(found) = self.cache.lock().expect("poisoned").get(&key) {
             return Ok(found.clone());
         }
         let made: Arc<dyn LibrarySource> = match source {
             Some(raw) => {
-                let url = Url::parse(raw)
-                    .map_err(|e| SourceError::Config(format!("spec.source {raw:?} is not a URL: {e}")))?;
+                let url = Url::parse(raw).map_err(|e| {
+                    SourceError::Config(format!("spec.source {raw:?} is not a URL: {e}"))
+                })?;
                 Arc::new(PublishedSource::new(url, self.published_tls.clone())?)
             }
             None => match &self.vcenter {
@@ -48,7 +59,10 @@ impl SourceRegistry {
                 }
             },
         };
-        self.cache.lock().expect("poisoned").insert(key, made.clone());
+        self.cache
+            .lock()
+            .expect("poisoned")
+            .insert(key, made.clone());
         Ok(made)
     }
 }

@@ -12,7 +12,9 @@ const HASH_CHARS: usize = 17;
 
 /// Why a string is not an item UUID.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{input:?} is not a content library item UUID (expected 32 hex digits, optionally hyphenated like e1968c25-dd84-4506-8dc7-9beacb6b688e)")]
+#[error(
+    "{input:?} is not a content library item UUID (expected 32 hex digits, optionally hyphenated like e1968c25-dd84-4506-8dc7-9beacb6b688e)"
+)]
 pub struct InvalidUuid {
     pub input: String,
 }
@@ -24,7 +26,9 @@ pub fn id_hash(uuid: &str) -> Result<String, InvalidUuid> {
         && compact.chars().all(|c| c.is_ascii_hexdigit())
         && is_uuid_layout(uuid);
     if !well_formed {
-        return Err(InvalidUuid { input: uuid.to_string() });
+        return Err(InvalidUuid {
+            input: uuid.to_string(),
+        });
     }
     // VM Operator hashes the UUID as vSphere prints it (lower case); accept upper case input by
     // normalising it first so both spellings name the same image.
@@ -54,7 +58,9 @@ pub fn item_name(uuid: &str) -> Result<String, InvalidUuid> {
 /// Whether a name has the shape of a VMI ID (used to tell IDs from display names).
 pub fn looks_like_vmi_id(name: &str) -> bool {
     name.strip_prefix(IMAGE_PREFIX).is_some_and(|h| {
-        h.len() == HASH_CHARS && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        h.len() == HASH_CHARS
+            && h.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
     })
 }
 
@@ -65,8 +71,14 @@ mod tests {
 
     #[test]
     fn seed_vector() {
-        assert_eq!(vmi_id("e1968c25-dd84-4506-8dc7-9beacb6b688e").unwrap(), "vmi-0a0044d7c690bcbea");
-        assert_eq!(item_name("e1968c25-dd84-4506-8dc7-9beacb6b688e").unwrap(), "clitem-0a0044d7c690bcbea");
+        assert_eq!(
+            vmi_id("e1968c25-dd84-4506-8dc7-9beacb6b688e").unwrap(),
+            "vmi-0a0044d7c690bcbea"
+        );
+        assert_eq!(
+            item_name("e1968c25-dd84-4506-8dc7-9beacb6b688e").unwrap(),
+            "clitem-0a0044d7c690bcbea"
+        );
     }
 
     #[test]
@@ -78,8 +90,14 @@ mod tests {
 
     #[test]
     fn malformed_uuids_are_refused() {
-        for bad in ["", "xyz", "e1968c25-dd84-4506-8dc7-9beacb6b688", "e1968c25-dd84-4506-8dc7-9beacb6b688g",
-            "e1968c25dd84-4506-8dc7-9beacb6b688e-", "e1968c2-5dd84-4506-8dc7-9beacb6b688e"] {
+        for bad in [
+            "",
+            "xyz",
+            "e1968c25-dd84-4506-8dc7-9beacb6b688",
+            "e1968c25-dd84-4506-8dc7-9beacb6b688g",
+            "e1968c25dd84-4506-8dc7-9beacb6b688e-",
+            "e1968c2-5dd84-4506-8dc7-9beacb6b688e",
+        ] {
             assert!(vmi_id(bad).is_err(), "{bad:?} should be refused");
         }
     }

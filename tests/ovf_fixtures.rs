@@ -9,13 +9,18 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha1::{Digest, Sha1};
 use vmi_operator::ovf::ova::read_ova;
-use vmi_operator::ovf::{DiskInfo, KeyValue, OvfError, OvfInfo, OvfProperty, ProductInfo, parse_descriptor};
+use vmi_operator::ovf::{
+    DiskInfo, KeyValue, OvfError, OvfInfo, OvfProperty, ProductInfo, parse_descriptor,
+};
 
 const GIB: u64 = 1 << 30;
 
 /// The shared fixture corpus; the tests fail loudly when it is not beside the repository.
 fn fixtures() -> PathBuf {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ovf"));
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/ovf"
+    ));
     assert!(
         dir.join("SOURCES.md").is_file(),
         "OVF fixture corpus missing at {}: clone the shared repository beside this one",
@@ -38,7 +43,11 @@ fn govmomi(name: &str) -> String {
 }
 
 fn prop(key: &str, ty: &str, default: Option<&str>) -> OvfProperty {
-    OvfProperty { key: key.into(), r#type: ty.into(), default: default.map(Into::into) }
+    OvfProperty {
+        key: key.into(),
+        r#type: ty.into(),
+        default: default.map(Into::into),
+    }
 }
 
 fn product(product: &str, vendor: &str, version: &str, full_version: &str) -> ProductInfo {
@@ -51,7 +60,10 @@ fn product(product: &str, vendor: &str, version: &str, full_version: &str) -> Pr
 }
 
 fn disk(capacity_bytes: u64, populated_bytes: Option<u64>) -> DiskInfo {
-    DiskInfo { capacity_bytes, populated_bytes }
+    DiskInfo {
+        capacity_bytes,
+        populated_bytes,
+    }
 }
 
 #[test]
@@ -162,7 +174,10 @@ fn property_types_as_vapp_types() {
     let text = String::from_utf8(read(&govmomi("property-types.ovf"))).unwrap();
     let info = parse_descriptor(text.as_bytes()).unwrap();
     assert_eq!(info.name.as_deref(), Some("property-types-vm"));
-    assert_eq!(info.product, product("PropertyTypesFixture", "Test", "1.0", ""));
+    assert_eq!(
+        info.product,
+        product("PropertyTypesFixture", "Test", "1.0", "")
+    );
     assert_eq!(info.os_id, "other3xLinux64Guest");
     assert_eq!(info.hardware_version, Some(13));
     assert_eq!(info.disks, vec![disk(GIB, Some(655_360_000))]);
@@ -171,14 +186,21 @@ fn property_types_as_vapp_types() {
 
     // Made user-configurable, each shows the vApp type vSphere derives. (govmomi's ToConfigSpec
     // writes MaxLen-only as string(0..100); vSphere's own form, used here, is string(..100).)
-    let configurable = text.replace("<Property ovf:key=", "<Property ovf:userConfigurable=\"true\" ovf:key=");
+    let configurable = text.replace(
+        "<Property ovf:key=",
+        "<Property ovf:userConfigurable=\"true\" ovf:key=",
+    );
     let info = parse_descriptor(configurable.as_bytes()).unwrap();
     let mut want = vec![
         prop("p_string_plain", "string", None),
         prop("p_string_min_only", "string(5..)", Some("hello")),
         prop("p_string_max_only", "string(..100)", None),
         prop("p_string_min_max", "string(1..253)", Some("x")),
-        prop("p_string_valuemap", "string[\"a\", \"b\", \"c\"]", Some("a")),
+        prop(
+            "p_string_valuemap",
+            "string[\"a\", \"b\", \"c\"]",
+            Some("a"),
+        ),
         prop("p_string_valuemap_single", "string[\"only\"]", Some("only")),
         prop("p_password_plain", "password", None),
         prop("p_password_min_only", "password(8..)", Some("secret12")),
@@ -186,7 +208,9 @@ fn property_types_as_vapp_types() {
         prop("p_int_plain", "int", Some("42")),
         prop("p_int_valuemap", "int(1..5)", Some("2")),
     ];
-    for t in ["uint8", "sint8", "uint16", "sint16", "uint32", "sint32", "uint64", "sint64"] {
+    for t in [
+        "uint8", "sint8", "uint16", "sint16", "uint32", "sint32", "uint64", "sint64",
+    ] {
         want.push(prop(&format!("p_{t}"), "int", Some("0")));
     }
     want.push(prop("p_real32", "real", Some("1.5")));
@@ -200,10 +224,19 @@ fn property_types_as_vapp_types() {
 fn qualifiers() {
     let info = parse(&govmomi("qualifiers.ovf"));
     assert_eq!(info.name.as_deref(), Some("qualifiers-vm"));
-    assert_eq!((info.os_id.as_str(), info.os_cim_id, info.os_type.as_str()), ("other3xLinux64Guest", Some(101), "Linux"));
+    assert_eq!(
+        (info.os_id.as_str(), info.os_cim_id, info.os_type.as_str()),
+        ("other3xLinux64Guest", Some(101), "Linux")
+    );
     assert_eq!(info.os_version, "");
-    assert_eq!(info.product, product("QualifiersFixture", "Test", "1.0", ""));
-    assert_eq!((info.firmware.as_str(), info.hardware_version), ("BIOS", Some(13)));
+    assert_eq!(
+        info.product,
+        product("QualifiersFixture", "Test", "1.0", "")
+    );
+    assert_eq!(
+        (info.firmware.as_str(), info.hardware_version),
+        ("BIOS", Some(13))
+    );
     assert_eq!(info.disks, vec![disk(GIB, Some(65_536))]);
     let expression = |key: &str, default: &str| prop(key, "expression", Some(default));
     assert_eq!(
@@ -214,7 +247,11 @@ fn qualifiers() {
             prop("hostname", "string(1..253)", Some("test.local")),
             prop("short_id", "string(..8)", Some("abc")),
             prop("long_desc", "string(10..)", Some("optional...")),
-            prop("mode", "string[\"low\", \"medium\", \"high\"]", Some("medium")),
+            prop(
+                "mode",
+                "string[\"low\", \"medium\", \"high\"]",
+                Some("medium")
+            ),
             prop("priority", "int(1..3)", Some("2")),
             prop("mgmt_ip", "ip", None),
             prop("any_ip", "ip", None),
@@ -271,9 +308,19 @@ fn disk_capacity_from_property() {
 fn guest_id_from_cim_type() {
     // No vmw:osType: the guest id comes from the CIM type (and version).
     let info = parse(&govmomi("dmtf_gos_test.ovf"));
-    assert_eq!((info.os_id.as_str(), info.os_cim_id, info.os_type.as_str()), ("otherLinuxGuest", Some(36), "Linux"));
+    assert_eq!(
+        (info.os_id.as_str(), info.os_cim_id, info.os_type.as_str()),
+        ("otherLinuxGuest", Some(36), "Linux")
+    );
     let info = parse(&govmomi("dmtf_gos_versioned_test.ovf"));
-    assert_eq!((info.os_id.as_str(), info.os_cim_id, info.os_version.as_str()), ("debian12Guest", Some(95), "12"));
+    assert_eq!(
+        (
+            info.os_id.as_str(),
+            info.os_cim_id,
+            info.os_version.as_str()
+        ),
+        ("debian12Guest", Some(95), "12")
+    );
 }
 
 #[test]
@@ -310,14 +357,34 @@ fn virtual_system_collection_uses_its_first_system() {
 
 #[test]
 fn vcenter_appliance_default_configuration() {
-    let info = parse(&govmomi("vmware/VMware-vCenter-Server-Appliance-9.1.0.0.25262036_OVF10.ovf"));
-    assert_eq!(info.product, product("VMware vCenter Server Appliance", "VMware Inc.", "9.1.0.0", "9.1.0.0 build 25262036"));
-    assert_eq!((info.os_id.as_str(), info.hardware_version), ("other3xLinux64Guest", Some(17)));
+    let info = parse(&govmomi(
+        "vmware/VMware-vCenter-Server-Appliance-9.1.0.0.25262036_OVF10.ovf",
+    ));
+    assert_eq!(
+        info.product,
+        product(
+            "VMware vCenter Server Appliance",
+            "VMware Inc.",
+            "9.1.0.0",
+            "9.1.0.0 build 25262036"
+        )
+    );
+    assert_eq!(
+        (info.os_id.as_str(), info.hardware_version),
+        ("other3xLinux64Guest", Some(17))
+    );
     // "tiny" is the default configuration: 15 disk drives.
     assert_eq!(info.disks.len(), 15);
     assert_eq!(info.disks[0], disk(52_143_587_328, Some(2_484_928_512)));
-    let ceip = info.ovf_properties.iter().find(|p| p.key == "guestinfo.cis.ceip_enabled").unwrap();
-    assert_eq!(ceip, &prop("guestinfo.cis.ceip_enabled", "boolean", Some("False")));
+    let ceip = info
+        .ovf_properties
+        .iter()
+        .find(|p| p.key == "guestinfo.cis.ceip_enabled")
+        .unwrap();
+    assert_eq!(
+        ceip,
+        &prop("guestinfo.cis.ceip_enabled", "boolean", Some("False"))
+    );
     assert!(info.ovf_properties.iter().any(|p| p.r#type == "password"));
 }
 
@@ -360,8 +427,16 @@ fn ovas_pass_their_manifests() {
         // The manifest beside the OVA (a copy of the one inside) lists the descriptor's SHA-1.
         let manifest = String::from_utf8(read(case.manifest)).unwrap();
         let entries = vmi_operator::ovf::manifest::parse_manifest(&manifest).unwrap();
-        let listed = entries.iter().find(|e| e.name == case.descriptor).expect("descriptor in manifest");
-        assert_eq!(Sha1::digest(&ova.bytes).to_vec(), listed.digest, "{}", case.ova);
+        let listed = entries
+            .iter()
+            .find(|e| e.name == case.descriptor)
+            .expect("descriptor in manifest");
+        assert_eq!(
+            Sha1::digest(&ova.bytes).to_vec(),
+            listed.digest,
+            "{}",
+            case.ova
+        );
         parse_descriptor(&ova.bytes).unwrap_or_else(|e| panic!("{}: {e}", case.ova));
     }
 }
@@ -381,8 +456,15 @@ fn ttylinux_ova() {
             firmware: "EFI".into(),
             hardware_version: Some(9),
             disks: vec![disk(30 << 20, Some(18_743_296))],
-            ovf_properties: vec![prop("dummy-key-configurable", "string", Some("dummy-value"))],
-            vmware_system_properties: vec![KeyValue { key: "vmware-system.tkr.os-version".into(), value: "1.15".into() }],
+            ovf_properties: vec![prop(
+                "dummy-key-configurable",
+                "string",
+                Some("dummy-value")
+            )],
+            vmware_system_properties: vec![KeyValue {
+                key: "vmware-system.tkr.os-version".into(),
+                value: "1.15".into()
+            }],
             capabilities: vec![],
         }
     );
@@ -392,32 +474,52 @@ fn ttylinux_ova() {
 fn vcf_license_server_ova() {
     let ova = read_ova(std::fs::File::open(fixtures().join(OVAS[1].ova)).unwrap()).unwrap();
     let info = parse_descriptor(&ova.bytes).unwrap();
-    assert_eq!(info.name.as_deref(), Some("Vcf-License-Server-9.1.0.0.25262073"));
-    assert_eq!((info.os_id.as_str(), info.os_cim_id, info.os_type.as_str()), ("vmwarePhoton64Guest", Some(100), "Linux"));
-    assert_eq!(info.product, product("VCF License Server Appliance", "Broadcom Inc.", "9.1.0.0", "9.1.0.0_Build_25262073"));
-    assert_eq!((info.firmware.as_str(), info.hardware_version), ("EFI", Some(19)));
-    assert_eq!(info.disks, vec![disk(4 * GIB, Some(704_643_072)), disk(4 * GIB, Some(0)), disk(4 * GIB, None)]);
-    let keys: Vec<&str> = info.ovf_properties.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(info.name.as_deref(), Some("VCF License Server Appliance"));
     assert_eq!(
-        keys,
-        [
-            "hostname",
-            "otk",
-            "gateway",
-            "domain",
-            "searchpath",
-            "dns",
-            "ip0",
-            "netmask0",
-            "proxy_ip",
-            "proxy_port",
-            "proxy_username",
-            "proxy_password",
-            "api_key"
+        (info.os_id.as_str(), info.os_cim_id, info.os_type.as_str()),
+        ("vmwarePhoton64Guest", Some(100), "Linux")
+    );
+    assert_eq!(
+        info.product,
+        product(
+            "VCF License Server Appliance",
+            "Broadcom Inc.",
+            "9.1.0.0",
+            "9.1.0.0_Build_25262073"
+        )
+    );
+    assert_eq!(
+        (info.firmware.as_str(), info.hardware_version),
+        ("EFI", Some(13))
+    );
+    // The third disk is empty (no file): no populated size.
+    assert_eq!(
+        info.disks,
+        vec![
+            disk(4 * GIB, Some(704_643_072)),
+            disk(4 * GIB, Some(0)),
+            disk(4 * GIB, None)
         ]
     );
-    let password = info.ovf_properties.iter().find(|p| p.key == "proxy_password").unwrap();
-    assert_eq!(password.r#type, "password");
+    // Keys as written: this appliance puts the instance name into ovf:key itself.
+    let appliance = |k: &str| format!("{k}.VCF_License_Server_Appliance");
+    let want = vec![
+        prop("hostname", "string", None),
+        prop("otk", "string(2..65535)", None),
+        prop(&appliance("gateway"), "string", None),
+        prop(&appliance("domain"), "string", None),
+        prop(&appliance("searchpath"), "string", None),
+        prop(&appliance("dns"), "string", None),
+        prop(&appliance("ip0"), "string", None),
+        prop(&appliance("netmask0"), "string", None),
+        prop("proxy_ip", "string", None),
+        prop("proxy_port", "string", None),
+        prop("proxy_username", "string", None),
+        prop("proxy_password", "password", None),
+        prop("api_key", "string", None),
+    ];
+    assert_eq!(info.ovf_properties, want);
+    assert!(info.vmware_system_properties.is_empty() && info.capabilities.is_empty());
 }
 
 /// govmomi's parse of each OVA's descriptor (vm-operator's testdata YAML) agrees with ours on
@@ -425,7 +527,9 @@ fn vcf_license_server_ova() {
 #[test]
 fn ovas_agree_with_govmomi_envelope_yaml() {
     for case in OVAS {
-        let Some(yaml) = case.envelope_yaml else { continue };
+        let Some(yaml) = case.envelope_yaml else {
+            continue;
+        };
         let ova = read_ova(std::fs::File::open(fixtures().join(case.ova)).unwrap()).unwrap();
         let info = parse_descriptor(&ova.bytes).unwrap();
         let env: Value = serde_saphyr::from_str(&String::from_utf8(read(yaml)).unwrap()).unwrap();
@@ -433,15 +537,40 @@ fn ovas_agree_with_govmomi_envelope_yaml() {
         let s = |v: &Value| v.as_str().unwrap_or("").to_string();
         assert_eq!(info.name, vs["name"].as_str().map(str::to_string), "{yaml}");
         let os = &vs["operatingSystemSection"];
-        assert_eq!(info.os_cim_id, os["id"].as_u64().map(|v| v as u32), "{yaml}");
+        assert_eq!(
+            info.os_cim_id,
+            os["id"].as_u64().map(|v| v as u32),
+            "{yaml}"
+        );
         assert_eq!(info.os_id, s(&os["osType"]), "{yaml}");
         let p = &vs["productSection"][0];
-        assert_eq!(info.product, product(&s(&p["product"]), &s(&p["vendor"]), &s(&p["version"]), &s(&p["fullVersion"])));
+        assert_eq!(
+            info.product,
+            product(
+                &s(&p["product"]),
+                &s(&p["vendor"]),
+                &s(&p["version"]),
+                &s(&p["fullVersion"])
+            )
+        );
         let hw = &vs["virtualHardwareSection"][0];
         let vmx = s(&hw["system"]["virtualSystemType"]);
-        assert_eq!(info.hardware_version, vmx.strip_prefix("vmx-").and_then(|v| v.parse().ok()), "{yaml}");
-        let firmware = hw["config"].as_array().unwrap().iter().find(|c| c["key"] == "firmware").map(|c| s(&c["value"]));
-        assert_eq!(info.firmware.to_lowercase(), firmware.unwrap_or_else(|| "bios".into()), "{yaml}");
+        assert_eq!(
+            info.hardware_version,
+            vmx.strip_prefix("vmx-").and_then(|v| v.parse().ok()),
+            "{yaml}"
+        );
+        let firmware = hw["config"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == "firmware")
+            .map(|c| s(&c["value"]));
+        assert_eq!(
+            info.firmware.to_lowercase(),
+            firmware.unwrap_or_else(|| "bios".into()),
+            "{yaml}"
+        );
         let caps: Vec<(u64, Option<u64>)> = env["diskSection"]["disk"]
             .as_array()
             .unwrap()
@@ -452,16 +581,26 @@ fn ovas_agree_with_govmomi_envelope_yaml() {
                     "byte * 2^30" => 1 << 30,
                     other => panic!("unexpected units {other}"),
                 };
-                (s(&d["capacity"]).parse::<u64>().unwrap() * unit, d["populatedSize"].as_u64())
+                (
+                    s(&d["capacity"]).parse::<u64>().unwrap() * unit,
+                    d["populatedSize"].as_u64(),
+                )
             })
             .collect();
-        let ours: Vec<(u64, Option<u64>)> = info.disks.iter().map(|d| (d.capacity_bytes, d.populated_bytes)).collect();
+        let ours: Vec<(u64, Option<u64>)> = info
+            .disks
+            .iter()
+            .map(|d| (d.capacity_bytes, d.populated_bytes))
+            .collect();
         assert_eq!(ours, caps, "{yaml}");
         let configurable: Vec<String> = p["property"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|p| p["userConfigurable"] == Value::Bool(true) && !s(&p["key"]).starts_with("vmware-system"))
+            .filter(|p| {
+                p["userConfigurable"] == Value::Bool(true)
+                    && !s(&p["key"]).starts_with("vmware-system")
+            })
             .map(|p| s(&p["key"]))
             .collect();
         let ours: Vec<String> = info.ovf_properties.iter().map(|p| p.key.clone()).collect();
@@ -494,7 +633,12 @@ fn corpus() -> Vec<PathBuf> {
 fn corpus_sweep() {
     let root = fixtures();
     let files = corpus();
-    assert!(files.len() >= 600, "only {} descriptors under {}", files.len(), root.display());
+    assert!(
+        files.len() >= 600,
+        "only {} descriptors under {}",
+        files.len(),
+        root.display()
+    );
     let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
     for path in &files {
         let rel = path.strip_prefix(&root).unwrap().display().to_string();
@@ -512,7 +656,10 @@ fn corpus_sweep() {
             Err(e) => {
                 *outcomes.entry(e.reason()).or_default() += 1;
                 let message = e.to_string();
-                assert!(message.len() > 20 && !message.contains("{"), "{rel}: unclear error {message:?}");
+                assert!(
+                    message.len() > 20 && !message.contains("{"),
+                    "{rel}: unclear error {message:?}"
+                );
                 check_expected_error(&rel, &bytes, &e);
             }
         }
@@ -522,16 +669,41 @@ fn corpus_sweep() {
 }
 
 fn check_coherent(rel: &str, info: &OvfInfo) {
-    assert!(info.firmware == "EFI" || info.firmware == "BIOS", "{rel}: firmware {}", info.firmware);
-    assert!(["", "Linux", "Windows", "Darwin", "Solaris", "NetWare", "Other"].contains(&info.os_type.as_str()), "{rel}");
-    assert!(info.os_id.is_empty() || !info.os_type.is_empty(), "{rel}: guest {} without a family", info.os_id);
-    assert!(info.name.as_deref().is_none_or(|n| !n.trim().is_empty() && n.trim() == n), "{rel}: name {:?}", info.name);
+    assert!(
+        info.firmware == "EFI" || info.firmware == "BIOS",
+        "{rel}: firmware {}",
+        info.firmware
+    );
+    assert!(
+        [
+            "", "Linux", "Windows", "Darwin", "Solaris", "NetWare", "Other"
+        ]
+        .contains(&info.os_type.as_str()),
+        "{rel}"
+    );
+    assert!(
+        info.os_id.is_empty() || !info.os_type.is_empty(),
+        "{rel}: guest {} without a family",
+        info.os_id
+    );
+    assert!(
+        info.name
+            .as_deref()
+            .is_none_or(|n| !n.trim().is_empty() && n.trim() == n),
+        "{rel}: name {:?}",
+        info.name
+    );
     for d in &info.disks {
         assert!(d.capacity_bytes <= i64::MAX as u64, "{rel}");
     }
     for p in &info.ovf_properties {
         assert!(!p.key.starts_with("vmware-system"), "{rel}: {}", p.key);
-        assert!(p.default.as_deref().is_none_or(|d| !d.is_empty() && d.trim() == d), "{rel}: {p:?}");
+        assert!(
+            p.default
+                .as_deref()
+                .is_none_or(|d| !d.is_empty() && d.trim() == d),
+            "{rel}: {p:?}"
+        );
     }
     let mut sorted = info.capabilities.clone();
     sorted.sort();
@@ -542,12 +714,16 @@ fn check_coherent(rel: &str, info: &OvfInfo) {
 /// Errors the corpus is known to hold, by what the file is.
 fn check_expected_error(rel: &str, bytes: &[u8], e: &OvfError) {
     let text = String::from_utf8_lossy(bytes);
-    let expected = if text.contains("http://www.vmware.com/schema/ovf/1/envelope\"") && e.reason() == "OvfUnsupportedVersion" {
+    let expected = if text.contains("http://www.vmware.com/schema/ovf/1/envelope\"")
+        && e.reason() == "OvfUnsupportedVersion"
+    {
         true // OVF 0.9 (VMware pre-standard)
     } else {
         match e.reason() {
             // Envelopes (mostly vApp collections) without any virtual system.
-            "OvfNoVirtualSystem" => !text.contains("<VirtualSystem ") && !text.contains("<ovf:VirtualSystem "),
+            "OvfNoVirtualSystem" => {
+                !text.contains("<VirtualSystem ") && !text.contains("<ovf:VirtualSystem ")
+            }
             // HTML pages, a FakeEnvelope, an unknown envelope namespace.
             "OvfWrongRoot" => true,
             // Unbound prefixes (ovftool lax-mode tests) and a file starting with binary garbage.

@@ -20,7 +20,44 @@ import (
 
 	"github.com/vmware/govmomi/ovf"
 	"github.com/vmware/govmomi/vim25/types"
+	"github.com/vmware/govmomi/vim25/xml"
 )
+
+// envelope is govmomi's Envelope plus the VirtualSystemCollection that govmomi v0.46.3 does not
+// model yet. Newer govmomi (ToConfigSpec, which VM Operator uses) deploys the collection's first
+// VirtualSystem with the collection's ProductSections when it has none; so do we, and so does
+// this harness, with govmomi's own types for everything inside.
+type envelope struct {
+	ovf.Envelope
+	VirtualSystemCollection *collection `xml:"VirtualSystemCollection"`
+}
+
+type collection struct {
+	ovf.Content
+	Product                 []ovf.ProductSection `xml:"ProductSection"`
+	VirtualSystem           []ovf.VirtualSystem  `xml:"VirtualSystem"`
+	VirtualSystemCollection []collection         `xml:"VirtualSystemCollection"`
+}
+
+// first returns the collection's first VirtualSystem (direct ones before nested collections:
+// the decoder keeps no order between the two), with the nearest collection's products when the
+// system has none.
+func (c *collection) first() *ovf.VirtualSystem {
+	var vs *ovf.VirtualSystem
+	if len(c.VirtualSystem) > 0 {
+		vs = &c.VirtualSystem[0]
+	} else {
+		for i := range c.VirtualSystemCollection {
+			if vs = c.VirtualSystemCollection[i].first(); vs != nil {
+				break
+			}
+		}
+	}
+	if vs != nil && len(vs.Product) == 0 {
+		vs.Product = c.Product
+	}
+	return vs
+}
 
 type property struct {
 	Key              string  `json:"key"`
@@ -69,6 +106,7 @@ type result struct {
 	File               string      `json:"file"`
 	Error              string      `json:"error,omitempty"`
 	HasVirtualSystem   bool        `json:"hasVirtualSystem"`
+	InCollection       bool        `json:"inCollection"`
 	ID                 string      `json:"id"`
 	Name               *string     `json:"name"`
 	OS                 []osSection `json:"os"`
@@ -82,8 +120,8 @@ type result struct {
 
 func read(path string, data []byte) result {
 	r := result{File: path}
-	env, err := ovf.Unmarshal(bytes.NewReader(data))
-	if err != nil {
+	var env envelope
+	if err := xml.NewDecoder(bytes.NewReader(data)).Decode(&env); err != nil {
 		r.Error = err.Error()
 		return r
 	}
@@ -109,6 +147,10 @@ func read(path string, data []byte) result {
 		}
 	}
 	vs := env.VirtualSystem
+	if vs == nil && env.VirtualSystemCollection != nil {
+		vs = env.VirtualSystemCollection.first()
+		r.InCollection = vs != nil
+	}
 	if vs == nil {
 		return r
 	}

@@ -35,7 +35,12 @@ pub struct Condition {
 }
 
 impl Condition {
-    pub fn new(type_: &str, status: ConditionStatus, reason: &str, message: impl Into<String>) -> Self {
+    pub fn new(
+        type_: &str,
+        status: ConditionStatus,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> Self {
         Condition {
             type_: type_.to_string(),
             status,
@@ -77,7 +82,6 @@ pub fn set_condition(conditions: &mut Vec<Condition>, mut new: Condition) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,12 +92,18 @@ mod tests {
             last_transition_time: "2024-01-15T10:00:00Z".into(),
             ..Condition::new("Ready", ConditionStatus::True, "Ready", "")
         }];
-        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::True, "Ready", "again"));
+        set_condition(
+            &mut conditions,
+            Condition::new("Ready", ConditionStatus::True, "Ready", "again"),
+        );
         assert_eq!(conditions.len(), 1);
         assert_eq!(conditions[0].last_transition_time, "2024-01-15T10:00:00Z");
         assert_eq!(conditions[0].message, "again");
 
-        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::False, "Broken", "x"));
+        set_condition(
+            &mut conditions,
+            Condition::new("Ready", ConditionStatus::False, "Broken", "x"),
+        );
         assert_ne!(conditions[0].last_transition_time, "2024-01-15T10:00:00Z");
         assert_eq!(conditions[0].status, ConditionStatus::False);
     }
@@ -101,8 +111,14 @@ mod tests {
     #[test]
     fn set_condition_adds_new_types() {
         let mut conditions = vec![];
-        set_condition(&mut conditions, Condition::new("Ready", ConditionStatus::True, "Ready", ""));
-        set_condition(&mut conditions, Condition::new("Synced", ConditionStatus::False, "X", ""));
+        set_condition(
+            &mut conditions,
+            Condition::new("Ready", ConditionStatus::True, "Ready", ""),
+        );
+        set_condition(
+            &mut conditions,
+            Condition::new("Synced", ConditionStatus::False, "X", ""),
+        );
         assert_eq!(conditions.len(), 2);
     }
 }

@@ -42,13 +42,39 @@ pub const REASON_PROVIDER_SECURITY_NOT_COMPLIANT: &str =
     doc = "VirtualMachineImage is a VM template, usually from a vSphere Content Library item, that VirtualMachines in its namespace can be deployed from.",
     printcolumn(name = "Display Name", type_ = "string", json_path = ".status.name"),
     printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
-    printcolumn(name = "Image Version", type_ = "string", json_path = ".status.productInfo.version"),
+    printcolumn(
+        name = "Image Version",
+        type_ = "string",
+        json_path = ".status.productInfo.version"
+    ),
     printcolumn(name = "OS Name", type_ = "string", json_path = ".status.osInfo.type"),
-    printcolumn(name = "OS Version", type_ = "string", json_path = ".status.osInfo.version"),
-    printcolumn(name = "Hardware Version", type_ = "string", json_path = ".status.hardwareVersion"),
-    printcolumn(name = "Capabilities", type_ = "string", json_path = ".status.capabilities"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status", priority = "1"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", priority = "1")
+    printcolumn(
+        name = "OS Version",
+        type_ = "string",
+        json_path = ".status.osInfo.version"
+    ),
+    printcolumn(
+        name = "Hardware Version",
+        type_ = "string",
+        json_path = ".status.hardwareVersion"
+    ),
+    printcolumn(
+        name = "Capabilities",
+        type_ = "string",
+        json_path = ".status.capabilities"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type=='Ready')].status",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp",
+        priority = "1"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct VirtualMachineImageSpec {
@@ -75,12 +101,34 @@ pub struct VirtualMachineImageSpec {
     doc = "ClusterVirtualMachineImage is a VM template, usually from a vSphere Content Library item, that VirtualMachines in every namespace can be deployed from.",
     printcolumn(name = "Display Name", type_ = "string", json_path = ".status.name"),
     printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
-    printcolumn(name = "Image Version", type_ = "string", json_path = ".status.productInfo.version"),
+    printcolumn(
+        name = "Image Version",
+        type_ = "string",
+        json_path = ".status.productInfo.version"
+    ),
     printcolumn(name = "OS Name", type_ = "string", json_path = ".status.osInfo.type"),
-    printcolumn(name = "OS Version", type_ = "string", json_path = ".status.osInfo.version"),
-    printcolumn(name = "Hardware Version", type_ = "string", json_path = ".status.hardwareVersion"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status", priority = "1"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp", priority = "1")
+    printcolumn(
+        name = "OS Version",
+        type_ = "string",
+        json_path = ".status.osInfo.version"
+    ),
+    printcolumn(
+        name = "Hardware Version",
+        type_ = "string",
+        json_path = ".status.hardwareVersion"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type=='Ready')].status",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp",
+        priority = "1"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterVirtualMachineImageSpec {
@@ -170,7 +218,11 @@ pub struct VirtualMachineImageStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vmware_system_properties: Vec<KeyValuePair>,
     /// Provider-specific identifier of the item (the content library item UUID).
-    #[serde(default, rename = "providerItemID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "providerItemID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub provider_item_id: Option<String>,
     /// Content version of the item at the provider, from which this status was filled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -254,7 +306,9 @@ pub struct KeyValuePair {
 impl VirtualMachineImageStatus {
     /// The Ready condition, if any.
     pub fn ready_condition(&self) -> Option<&Condition> {
-        self.conditions.iter().find(|c| c.type_ == super::CONDITION_READY)
+        self.conditions
+            .iter()
+            .find(|c| c.type_ == super::CONDITION_READY)
     }
 
     /// Whether the image can be deployed.

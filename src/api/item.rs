@@ -20,10 +20,22 @@ use super::Condition;
     derive = "PartialEq",
     doc = "ContentLibraryItem is an item (an OVF template or an ISO) of a ContentLibrary.",
     printcolumn(name = "vSphere Name", type_ = "string", json_path = ".status.name"),
-    printcolumn(name = "Content Library", type_ = "string", json_path = ".status.contentLibraryRef.name"),
+    printcolumn(
+        name = "Content Library",
+        type_ = "string",
+        json_path = ".status.contentLibraryRef.name"
+    ),
     printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type=='Ready')].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ContentLibraryItemSpec {
@@ -45,10 +57,22 @@ pub struct ContentLibraryItemSpec {
     derive = "PartialEq",
     doc = "ClusterContentLibraryItem is an item (an OVF template or an ISO) of a ClusterContentLibrary.",
     printcolumn(name = "vSphere Name", type_ = "string", json_path = ".status.name"),
-    printcolumn(name = "Content Library", type_ = "string", json_path = ".status.contentLibraryRef.name"),
+    printcolumn(
+        name = "Content Library",
+        type_ = "string",
+        json_path = ".status.contentLibraryRef.name"
+    ),
     printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type=='Ready')].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterContentLibraryItemSpec {

@@ -17,8 +17,8 @@ pub use item::*;
 pub use library::*;
 pub use vm::*;
 
-use kube::CustomResourceExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
 
 /// API group of the image and VM resources.
 pub const VMOP_GROUP: &str = "vmoperator.vmware.com";

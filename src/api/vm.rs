@@ -19,7 +19,11 @@ use serde::{Deserialize, Serialize};
     doc = "VirtualMachine is a VM Operator virtual machine; this definition carries only the fields image resolution needs and preserves the rest.",
     printcolumn(name = "Image", type_ = "string", json_path = ".spec.image.name"),
     printcolumn(name = "Class", type_ = "string", json_path = ".spec.className"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]

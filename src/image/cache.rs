@@ -20,12 +20,18 @@ struct Inner {
 
 impl OvfCache {
     pub fn new(capacity: usize) -> Self {
-        OvfCache { capacity: capacity.max(1), inner: Mutex::default() }
+        OvfCache {
+            capacity: capacity.max(1),
+            inner: Mutex::default(),
+        }
     }
 
     pub fn get(&self, uuid: &str, content_version: &str) -> Option<Arc<OvfInfo>> {
         let inner = self.inner.lock().expect("poisoned");
-        inner.entries.get(&(uuid.to_string(), content_version.to_string())).cloned()
+        inner
+            .entries
+            .get(&(uuid.to_string(), content_version.to_string()))
+            .cloned()
     }
 
     pub fn insert(&self, uuid: &str, content_version: &str, info: Arc<OvfInfo>) {
@@ -35,7 +41,9 @@ impl OvfCache {
             inner.order.push_back(key);
         }
         while inner.entries.len() > self.capacity {
-            let Some(oldest) = inner.order.pop_front() else { break };
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
             inner.entries.remove(&oldest);
         }
     }
@@ -56,8 +64,22 @@ mod tests {
     #[test]
     fn keeps_versions_apart_and_evicts_the_oldest() {
         let cache = OvfCache::new(2);
-        cache.insert("a", "1", Arc::new(OvfInfo { name: Some("a1".into()), ..Default::default() }));
-        cache.insert("a", "2", Arc::new(OvfInfo { name: Some("a2".into()), ..Default::default() }));
+        cache.insert(
+            "a",
+            "1",
+            Arc::new(OvfInfo {
+                name: Some("a1".into()),
+                ..Default::default()
+            }),
+        );
+        cache.insert(
+            "a",
+            "2",
+            Arc::new(OvfInfo {
+                name: Some("a2".into()),
+                ..Default::default()
+            }),
+        );
         assert_eq!(cache.get("a", "1").unwrap().name.as_deref(), Some("a1"));
         cache.insert("b", "1", Arc::new(OvfInfo::default()));
         assert!(cache.get("a", "1").is_none());

@@ -43,7 +43,9 @@ impl ItemFacts {
 
     /// Whether the image needs the OVF descriptor (an OVF item that can be used).
     pub fn needs_descriptor(&self) -> bool {
-        self.item_type == Some(ContentLibraryItemType::Ovf) && self.ready && self.security_compliance != Some(false)
+        self.item_type == Some(ContentLibraryItemType::Ovf)
+            && self.ready
+            && self.security_compliance != Some(false)
     }
 }
 
@@ -62,7 +64,11 @@ pub enum Descriptor<'a> {
 
 /// The OVF-derived part of an image status (also what `vmi-operator inspect` prints).
 pub fn status_from_ovf(info: &OvfInfo) -> VirtualMachineImageStatus {
-    let os = OsInfo { id: info.os_id.clone(), type_: info.os_type.clone(), version: info.os_version.clone() };
+    let os = OsInfo {
+        id: info.os_id.clone(),
+        type_: info.os_type.clone(),
+        version: info.os_version.clone(),
+    };
     let product = ProductInfo {
         product: info.product.product.clone(),
         vendor: info.product.vendor.clone(),
@@ -72,7 +78,11 @@ pub fn status_from_ovf(info: &OvfInfo) -> VirtualMachineImageStatus {
     VirtualMachineImageStatus {
         name: info.name.clone(),
         type_: Some(ImageType::Ovf),
-        firmware: Some(if info.firmware.eq_ignore_ascii_case("efi") { Firmware::Efi } else { Firmware::Bios }),
+        firmware: Some(if info.firmware.eq_ignore_ascii_case("efi") {
+            Firmware::Efi
+        } else {
+            Firmware::Bios
+        }),
         hardware_version: info.hardware_version.and_then(|v| i32::try_from(v).ok()),
         capabilities: info.capabilities.clone(),
         os_info: (os != OsInfo::default()).then_some(os),
@@ -88,12 +98,19 @@ pub fn status_from_ovf(info: &OvfInfo) -> VirtualMachineImageStatus {
         ovf_properties: info
             .ovf_properties
             .iter()
-            .map(|p| OvfProperty { key: p.key.clone(), type_: p.r#type.clone(), default: p.default.clone() })
+            .map(|p| OvfProperty {
+                key: p.key.clone(),
+                type_: p.r#type.clone(),
+                default: p.default.clone(),
+            })
             .collect(),
         vmware_system_properties: info
             .vmware_system_properties
             .iter()
-            .map(|kv| KeyValuePair { key: kv.key.clone(), value: kv.value.clone() })
+            .map(|kv| KeyValuePair {
+                key: kv.key.clone(),
+                value: kv.value.clone(),
+            })
             .collect(),
         ..Default::default()
     }
@@ -135,7 +152,12 @@ pub fn desired_status(
             if let Some(previous) = previous {
                 copy_ovf_fields(&mut status, previous);
             }
-            Condition::new(CONDITION_READY, ConditionStatus::False, REASON_NOT_SYNCED, message.clone())
+            Condition::new(
+                CONDITION_READY,
+                ConditionStatus::False,
+                REASON_NOT_SYNCED,
+                message.clone(),
+            )
         }
         Descriptor::NotNeeded => not_needed_condition(facts, previous, &mut status),
     };
@@ -162,7 +184,11 @@ fn not_needed_condition(
     }
     let item = &facts.resource_name;
     if !facts.ready {
-        let why = facts.item_message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+        let why = facts
+            .item_message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
         return Condition::new(
             CONDITION_READY,
             ConditionStatus::False,
@@ -171,7 +197,11 @@ fn not_needed_condition(
         );
     }
     if facts.security_compliance == Some(false) {
-        let why = facts.item_message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+        let why = facts
+            .item_message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
         return Condition::new(
             CONDITION_READY,
             ConditionStatus::False,
@@ -189,10 +219,18 @@ pub fn label_value(raw: &str) -> Option<String> {
     let mut value: String = raw
         .trim()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     value.truncate(63);
-    let value = value.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
+    let value = value
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string();
     (!value.is_empty()).then_some(value)
 }
 
@@ -200,7 +238,9 @@ pub fn label_value(raw: &str) -> Option<String> {
 fn capability_label(capability: &str) -> Option<String> {
     let ok = !capability.is_empty()
         && capability.len() <= 63
-        && capability.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && capability
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         && capability.starts_with(|c: char| c.is_ascii_alphanumeric())
         && capability.ends_with(|c: char| c.is_ascii_alphanumeric());
     ok.then(|| format!("{LABEL_CAPABILITY_PREFIX}{capability}"))
@@ -209,9 +249,16 @@ fn capability_label(capability: &str) -> Option<String> {
 /// The labels an image with this status carries.
 pub fn desired_labels(status: &VirtualMachineImageStatus) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
-    labels.insert(crate::kinds::LABEL_MANAGED_BY.to_string(), crate::kinds::MANAGED_BY.to_string());
+    labels.insert(
+        crate::kinds::LABEL_MANAGED_BY.to_string(),
+        crate::kinds::MANAGED_BY.to_string(),
+    );
     if let Some(os) = &status.os_info {
-        for (key, raw) in [(LABEL_OS_ID, &os.id), (LABEL_OS_TYPE, &os.type_), (LABEL_OS_VERSION, &os.version)] {
+        for (key, raw) in [
+            (LABEL_OS_ID, &os.id),
+            (LABEL_OS_TYPE, &os.type_),
+            (LABEL_OS_VERSION, &os.version),
+        ] {
             if let Some(v) = label_value(raw) {
                 labels.insert(key.to_string(), v);
             }
@@ -259,8 +306,15 @@ mod tests {
             },
             firmware: "EFI".into(),
             hardware_version: Some(19),
-            disks: vec![ovf::DiskInfo { capacity_bytes: 20 << 30, populated_bytes: Some(2 << 30) }],
-            ovf_properties: vec![ovf::OvfProperty { key: "hostname".into(), r#type: "string".into(), default: Some("photon-vm".into()) }],
+            disks: vec![ovf::DiskInfo {
+                capacity_bytes: 20 << 30,
+                populated_bytes: Some(2 << 30),
+            }],
+            ovf_properties: vec![ovf::OvfProperty {
+                key: "hostname".into(),
+                r#type: "string".into(),
+                default: Some("photon-vm".into()),
+            }],
             capabilities: vec!["cloud-init".into(), "nvidia-gpu".into()],
             ..Default::default()
         }
@@ -289,19 +343,34 @@ mod tests {
         assert_eq!(status.hardware_version, Some(19));
         assert_eq!(status.capabilities, vec!["cloud-init", "nvidia-gpu"]);
         assert_eq!(status.os_info.as_ref().unwrap().id, "photon64Guest");
-        assert_eq!(status.product_info.as_ref().unwrap().full_version, "5.0.0-20230629");
+        assert_eq!(
+            status.product_info.as_ref().unwrap().full_version,
+            "5.0.0-20230629"
+        );
         assert_eq!(status.disks[0].capacity, Some(Quantity("20Gi".into())));
         assert_eq!(status.disks[0].size, Some(Quantity("2Gi".into())));
-        assert_eq!(status.ovf_properties[0].default.as_deref(), Some("photon-vm"));
-        assert_eq!(status.provider_item_id.as_deref(), Some("e1968c25-dd84-4506-8dc7-9beacb6b688e"));
+        assert_eq!(
+            status.ovf_properties[0].default.as_deref(),
+            Some("photon-vm")
+        );
+        assert_eq!(
+            status.provider_item_id.as_deref(),
+            Some("e1968c25-dd84-4506-8dc7-9beacb6b688e")
+        );
         assert_eq!(status.provider_content_version.as_deref(), Some("1"));
         assert!(status.is_ready());
 
         let labels = desired_labels(&status);
         assert_eq!(labels[LABEL_OS_TYPE], "Linux");
         assert_eq!(labels[LABEL_OS_VERSION], "5.0");
-        assert_eq!(labels["capability.image.vmoperator.vmware.com/cloud-init"], "");
-        assert_eq!(labels["capability.image.vmoperator.vmware.com/nvidia-gpu"], "");
+        assert_eq!(
+            labels["capability.image.vmoperator.vmware.com/cloud-init"],
+            ""
+        );
+        assert_eq!(
+            labels["capability.image.vmoperator.vmware.com/nvidia-gpu"],
+            ""
+        );
         assert_eq!(labels[LABEL_IMAGE_TYPE], "OVF");
     }
 
@@ -322,7 +391,10 @@ mod tests {
         f.content_version = Some("2".into());
         let failed = desired_status(
             &f,
-            Descriptor::Failed { reason: "OvfNotXml", message: "the OVF descriptor is not XML at line 1".into() },
+            Descriptor::Failed {
+                reason: "OvfNotXml",
+                message: "the OVF descriptor is not XML at line 1".into(),
+            },
             Some(&first),
         );
         let ready = failed.ready_condition().unwrap();
@@ -339,14 +411,25 @@ mod tests {
         f.ready = false;
         f.item_message = Some("files not cached".into());
         let s = desired_status(&f, Descriptor::NotNeeded, None);
-        assert_eq!(s.ready_condition().unwrap().reason, REASON_PROVIDER_NOT_READY);
-        assert!(s.ready_condition().unwrap().message.contains("files not cached"));
+        assert_eq!(
+            s.ready_condition().unwrap().reason,
+            REASON_PROVIDER_NOT_READY
+        );
+        assert!(
+            s.ready_condition()
+                .unwrap()
+                .message
+                .contains("files not cached")
+        );
 
         let mut f = facts();
         f.security_compliance = Some(false);
         assert!(!f.needs_descriptor());
         let s = desired_status(&f, Descriptor::NotNeeded, None);
-        assert_eq!(s.ready_condition().unwrap().reason, REASON_PROVIDER_SECURITY_NOT_COMPLIANT);
+        assert_eq!(
+            s.ready_condition().unwrap().reason,
+            REASON_PROVIDER_SECURITY_NOT_COMPLIANT
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use futures::StreamExt;
 use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -29,6 +29,7 @@ use crate::context::Context;
 use crate::kinds::{ImageKind, ItemKind, Kind, LABEL_MANAGED_BY, LibraryKind, MANAGED_BY};
 use crate::ovf::{OvfError, OvfInfo, parse_descriptor};
 use crate::source::{ItemFile, ItemInfo, SourceError};
+use crate::stores::{Synced, reflect};
 use crate::vmi_id;
 use cache::OvfCache;
 use desired::{Descriptor, ItemFacts, desired_labels, desired_status, same_status};
@@ -52,7 +53,11 @@ pub enum ImageError {
     #[error("the OVF descriptor is invalid: {0}")]
     Ovf(#[from] OvfError),
     #[error("image {image} belongs to item {owner}; item {item} maps to the same VMI ID")]
-    Conflict { image: String, owner: String, item: String },
+    Conflict {
+        image: String,
+        owner: String,
+        item: String,
+    },
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
 }
@@ -72,7 +77,10 @@ impl ImageError {
 
     /// Errors that only a change of the item can fix: no retry until then.
     fn waits_for_change(&self) -> bool {
-        matches!(self, ImageError::InvalidUuid(_) | ImageError::Conflict { .. })
+        matches!(
+            self,
+            ImageError::InvalidUuid(_) | ImageError::Conflict { .. }
+        )
     }
 }
 
@@ -80,6 +88,7 @@ impl ImageError {
 pub struct ImageState<I: ItemKind> {
     pub ctx: Arc<Context>,
     pub libraries: Store<I::Library>,
+    pub libraries_synced: Synced,
     pub images: Store<I::Image>,
     pub cache: Arc<OvfCache>,
     failures: Mutex<HashMap<String, u32>>,
@@ -92,39 +101,57 @@ fn controller_name<I: ItemKind>() -> String {
 /// The image controller of one scope, built but not running, so its stores can be shared.
 pub struct ImageController<I: ItemKind> {
     controller: Controller<I>,
+    items: Store<I>,
+    items_synced: Synced,
     images: Store<I::Image>,
+    images_synced: Synced,
 }
 
 impl<I: ItemKind> ImageController<I> {
     pub fn new(ctx: &Context) -> Self {
-        let (images, writer) = reflector::store();
-        let image_events = reflector::reflector(writer, watcher(I::Image::api(ctx.client.clone(), None), managed_images()))
-            .default_backoff()
-            .touched_objects();
-        let controller = Controller::new(I::api(ctx.client.clone(), None), watcher::Config::default())
-            .owns_stream(image_events)
-            .with_config(kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency));
-        ImageController { controller, images }
+        let (items, items_synced, item_events) =
+            reflect(I::api(ctx.client.clone(), None), watcher::Config::default());
+        let (images, images_synced, image_events) =
+            reflect(I::Image::api(ctx.client.clone(), None), managed_images());
+        let controller = Controller::for_stream(item_events.applied_objects(), items.clone())
+            .owns_stream(image_events.touched_objects())
+            .with_config(
+                kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency),
+            );
+        ImageController {
+            controller,
+            items,
+            items_synced,
+            images,
+            images_synced,
+        }
     }
 
-    /// The item store (shared with the sync controller).
-    pub fn items(&self) -> Store<I> {
-        self.controller.store()
+    /// The item store (shared with the sync controller) and its readiness.
+    pub fn items(&self) -> (Store<I>, Synced) {
+        (self.items.clone(), self.items_synced.clone())
     }
 
-    pub fn images(&self) -> Store<I::Image> {
-        self.images.clone()
+    pub fn images(&self) -> (Store<I::Image>, Synced) {
+        (self.images.clone(), self.images_synced.clone())
     }
 
     /// Runs until `shutdown` resolves.
     pub async fn run(
         self,
         ctx: Arc<Context>,
-        libraries: Store<I::Library>,
+        libraries: (Store<I::Library>, Synced),
         cache: Arc<OvfCache>,
         shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     ) {
-        let state = Arc::new(ImageState::<I> { ctx, libraries, images: self.images, cache, failures: Default::default() });
+        let state = Arc::new(ImageState::<I> {
+            ctx,
+            libraries: libraries.0,
+            libraries_synced: libraries.1,
+            images: self.images,
+            cache,
+            failures: Default::default(),
+        });
         self.controller
             .graceful_shutdown_on(shutdown)
             .run(reconcile::<I>, error_policy::<I>, state)
@@ -143,10 +170,18 @@ fn managed_images() -> watcher::Config {
 }
 
 fn item_key<I: ItemKind>(item: &I) -> String {
-    format!("{}/{}", item.namespace().unwrap_or_default(), item.name_any())
+    format!(
+        "{}/{}",
+        item.namespace().unwrap_or_default(),
+        item.name_any()
+    )
 }
 
-fn error_policy<I: ItemKind>(item: Arc<I>, error: &ImageError, state: Arc<ImageState<I>>) -> Action {
+fn error_policy<I: ItemKind>(
+    item: Arc<I>,
+    error: &ImageError,
+    state: Arc<ImageState<I>>,
+) -> Action {
     if error.waits_for_change() {
         return Action::await_change();
     }
@@ -156,14 +191,21 @@ fn error_policy<I: ItemKind>(item: Arc<I>, error: &ImageError, state: Arc<ImageS
     Action::requeue(crate::sync::backoff(*n, Duration::from_secs(300)))
 }
 
-async fn reconcile<I: ItemKind>(item: Arc<I>, state: Arc<ImageState<I>>) -> Result<Action, ImageError> {
+async fn reconcile<I: ItemKind>(
+    item: Arc<I>,
+    state: Arc<ImageState<I>>,
+) -> Result<Action, ImageError> {
     let ctx = &state.ctx;
     let controller = controller_name::<I>();
     let _timer = ctx.metrics.reconcile_started(&controller);
     let result = reconcile_item(item.as_ref(), &state).await;
     match &result {
         Ok(_) => {
-            state.failures.lock().expect("poisoned").remove(&item_key(item.as_ref()));
+            state
+                .failures
+                .lock()
+                .expect("poisoned")
+                .remove(&item_key(item.as_ref()));
         }
         Err(e) => {
             ctx.metrics.reconcile_failed(&controller, e.reason());
@@ -173,13 +215,23 @@ async fn reconcile<I: ItemKind>(item: Arc<I>, state: Arc<ImageState<I>>) -> Resu
     result
 }
 
-async fn reconcile_item<I: ItemKind>(item: &I, state: &ImageState<I>) -> Result<Action, ImageError> {
+async fn reconcile_item<I: ItemKind>(
+    item: &I,
+    state: &ImageState<I>,
+) -> Result<Action, ImageError> {
     let ctx = &state.ctx;
     let uuid = item.uuid();
     let image_name = match vmi_id::vmi_id(uuid) {
         Ok(name) => name,
         Err(e) => {
-            ctx.event(item, EventType::Warning, "InvalidItemUUID", "Reconcile", e.to_string()).await;
+            ctx.event(
+                item,
+                EventType::Warning,
+                "InvalidItemUUID",
+                "Reconcile",
+                e.to_string(),
+            )
+            .await;
             return Err(e.into());
         }
     };
@@ -205,8 +257,12 @@ async fn reconcile_item<I: ItemKind>(item: &I, state: &ImageState<I>) -> Result<
     };
     let existing = state.images.get(&image_ref);
     let item_uid = item.uid().unwrap_or_default();
-    if let Some(owner) = existing.as_ref().and_then(|img| img.owner_references().iter().find(|o| o.controller == Some(true)).cloned())
-        && owner.uid != item_uid
+    if let Some(owner) = existing.as_ref().and_then(|img| {
+        img.owner_references()
+            .iter()
+            .find(|o| o.controller == Some(true))
+            .cloned()
+    }) && owner.uid != item_uid
     {
         return conflict(item, &image_name, &owner.name, ctx).await;
     }
@@ -223,13 +279,19 @@ async fn reconcile_item<I: ItemKind>(item: &I, state: &ImageState<I>) -> Result<
         fetched = Some(info);
         Descriptor::Parsed(fetched.as_deref().expect("just set"))
     } else if previous.is_some_and(|p| {
-        p.is_ready() && p.provider_content_version.as_deref() == Some(content_version.as_str())
+        p.is_ready()
+            && p.provider_content_version.as_deref() == Some(content_version.as_str())
             && p.provider_item_id.as_deref() == Some(uuid)
     }) {
         // A restart must not refetch every descriptor: this content version was read before.
         Descriptor::Unchanged
     } else {
-        ctx.metrics.ovf_fetches.get_or_create(&crate::metrics::ControllerLabels { controller: controller_name::<I>() }).inc();
+        ctx.metrics
+            .ovf_fetches
+            .get_or_create(&crate::metrics::ControllerLabels {
+                controller: controller_name::<I>(),
+            })
+            .inc();
         match fetch_descriptor(item, item_status, state).await {
             Ok(info) => {
                 let info = Arc::new(info);
@@ -247,7 +309,15 @@ async fn reconcile_item<I: ItemKind>(item: &I, state: &ImageState<I>) -> Result<
     };
     let status = desired_status(&facts, descriptor, previous);
     let labels = desired_labels(&status);
-    let writes = apply_image(item, &image_name, existing.as_deref(), &status, &labels, ctx).await?;
+    let writes = apply_image(
+        item,
+        &image_name,
+        existing.as_deref(),
+        &status,
+        &labels,
+        ctx,
+    )
+    .await?;
     ctx.metrics.wrote(&controller_name::<I>(), writes);
     announce_transition(item, previous, &status, ctx).await;
     match fetch_error {
@@ -268,8 +338,11 @@ async fn fetch_descriptor<I: ItemKind>(
         Some(ns) => ObjectRef::new(&library_ref.name).within(ns),
         None => ObjectRef::new(&library_ref.name),
     };
-    let _ = state.libraries.wait_until_ready().await;
-    let library = state.libraries.get(&library_key).ok_or_else(|| ImageError::LibraryNotFound(library_ref.name.clone()))?;
+    state.libraries_synced.wait().await;
+    let library = state
+        .libraries
+        .get(&library_key)
+        .ok_or_else(|| ImageError::LibraryNotFound(library_ref.name.clone()))?;
     let source = ctx.sources.source_for(library.uuid(), library.source())?;
     let info = ItemInfo {
         id: item.uuid().to_string(),
@@ -279,15 +352,23 @@ async fn fetch_descriptor<I: ItemKind>(
         files: status
             .file_info
             .iter()
-            .map(|f| ItemFile { name: f.name.clone(), size: u64::try_from(f.size).unwrap_or(0), cached: f.cached })
+            .map(|f| ItemFile {
+                name: f.name.clone(),
+                size: u64::try_from(f.size).unwrap_or(0),
+                cached: f.cached,
+            })
             .collect(),
         security_compliance: status.security_compliance.unwrap_or(true),
         ..Default::default()
     };
     let timeout = ctx.settings.fetch_timeout;
-    let bytes = tokio::time::timeout(timeout, source.fetch_ovf(&info)).await.map_err(|_| ImageError::FetchTimeout(timeout))??;
+    let bytes = tokio::time::timeout(timeout, source.fetch_ovf(&info))
+        .await
+        .map_err(|_| ImageError::FetchTimeout(timeout))??;
     // Parsing a large appliance descriptor takes milliseconds: keep it off the async workers.
-    let parsed = tokio::task::spawn_blocking(move || parse_descriptor(&bytes)).await.expect("the OVF parser never panics");
+    let parsed = tokio::task::spawn_blocking(move || parse_descriptor(&bytes))
+        .await
+        .expect("the OVF parser never panics");
     Ok(parsed?)
 }
 
@@ -314,14 +395,22 @@ async fn apply_image<I: ItemKind>(
     labels: &BTreeMap<String, String>,
     ctx: &Context,
 ) -> Result<u64, ImageError> {
-    let provider_ref = ProviderRef { api_version: I::api_version(&()).into_owned(), kind: I::kind(&()).into_owned(), name: item.name_any() };
+    let provider_ref = ProviderRef {
+        api_version: I::api_version(&()).into_owned(),
+        kind: I::kind(&()).into_owned(),
+        name: item.name_any(),
+    };
     let owner = item.controller_owner_ref(&());
     let object_current = existing.is_some_and(|img| {
         our_labels(img.labels()) == *labels
             && img.provider_ref() == Some(&provider_ref)
-            && owner.as_ref().is_none_or(|o| img.owner_references().iter().any(|r| r.uid == o.uid))
+            && owner
+                .as_ref()
+                .is_none_or(|o| img.owner_references().iter().any(|r| r.uid == o.uid))
     });
-    let status_current = existing.and_then(|img| img.image_status()).is_some_and(|s| same_status(s, status));
+    let status_current = existing
+        .and_then(|img| img.image_status())
+        .is_some_and(|s| same_status(s, status));
     let api = I::Image::api(ctx.client.clone(), item.namespace().as_deref());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut writes = 0;
@@ -333,12 +422,14 @@ async fn apply_image<I: ItemKind>(
             ..Default::default()
         };
         let image = I::Image::new_image(meta, Some(provider_ref), None);
-        api.patch(image_name, &params, &Patch::Apply(&image)).await?;
+        api.patch(image_name, &params, &Patch::Apply(&image))
+            .await?;
         writes += 1;
     }
     if !status_current {
         let patch = json!({ "apiVersion": I::Image::api_version(&()), "kind": I::Image::kind(&()), "status": status });
-        api.patch_status(image_name, &params, &Patch::Apply(&patch)).await?;
+        api.patch_status(image_name, &params, &Patch::Apply(&patch))
+            .await?;
         writes += 1;
     }
     Ok(writes)
@@ -351,7 +442,9 @@ async fn announce_transition<I: ItemKind>(
     status: &VirtualMachineImageStatus,
     ctx: &Context,
 ) {
-    let Some(now) = status.ready_condition() else { return };
+    let Some(now) = status.ready_condition() else {
+        return;
+    };
     let before = previous.and_then(|p| p.ready_condition());
     let changed = before.is_none_or(|b| b.status != now.status || b.reason != now.reason);
     if !changed {
@@ -360,25 +453,73 @@ async fn announce_transition<I: ItemKind>(
     let image_name = vmi_id::vmi_id(item.uuid()).unwrap_or_default();
     match now.status {
         ConditionStatus::True if before.is_some() => {
-            ctx.event(item, EventType::Normal, "ImageReady", "Reconcile", format!("image {image_name} is ready")).await
+            ctx.event(
+                item,
+                EventType::Normal,
+                "ImageReady",
+                "Reconcile",
+                format!("image {image_name} is ready"),
+            )
+            .await
         }
         ConditionStatus::True => {
-            ctx.event(item, EventType::Normal, "ImageCreated", "Reconcile", format!("image {image_name} is ready")).await
+            ctx.event(
+                item,
+                EventType::Normal,
+                "ImageCreated",
+                "Reconcile",
+                format!("image {image_name} is ready"),
+            )
+            .await
         }
-        _ => ctx.event(item, EventType::Warning, &now.reason, "Reconcile", format!("image {image_name}: {}", now.message)).await,
+        _ => {
+            ctx.event(
+                item,
+                EventType::Warning,
+                &now.reason,
+                "Reconcile",
+                format!("image {image_name}: {}", now.message),
+            )
+            .await
+        }
     }
 }
 
-async fn conflict<I: ItemKind>(item: &I, image: &str, owner: &str, ctx: &Context) -> Result<Action, ImageError> {
-    let error = ImageError::Conflict { image: image.to_string(), owner: owner.to_string(), item: item.name_any() };
-    let condition = crate::api::Condition::new(CONDITION_IMAGE_CONFLICT, ConditionStatus::True, error.reason(), error.to_string());
+async fn conflict<I: ItemKind>(
+    item: &I,
+    image: &str,
+    owner: &str,
+    ctx: &Context,
+) -> Result<Action, ImageError> {
+    let error = ImageError::Conflict {
+        image: image.to_string(),
+        owner: owner.to_string(),
+        item: item.name_any(),
+    };
+    let condition = crate::api::Condition::new(
+        CONDITION_IMAGE_CONFLICT,
+        ConditionStatus::True,
+        error.reason(),
+        error.to_string(),
+    );
     write_item_conditions(item, vec![condition], ctx).await?;
-    ctx.event(item, EventType::Warning, error.reason(), "Reconcile", error.to_string()).await;
+    ctx.event(
+        item,
+        EventType::Warning,
+        error.reason(),
+        "Reconcile",
+        error.to_string(),
+    )
+    .await;
     Err(error)
 }
 
 async fn clear_conflict<I: ItemKind>(item: &I, ctx: &Context) -> Result<(), ImageError> {
-    let has_conflict = item.item_status().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == CONDITION_IMAGE_CONFLICT));
+    let has_conflict = item.item_status().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == CONDITION_IMAGE_CONFLICT)
+    });
     if has_conflict {
         write_item_conditions(item, vec![], ctx).await?;
     }
@@ -386,19 +527,37 @@ async fn clear_conflict<I: ItemKind>(item: &I, ctx: &Context) -> Result<(), Imag
 }
 
 /// Applies the image controller's own conditions on an item (the sync owns the rest).
-async fn write_item_conditions<I: ItemKind>(item: &I, conditions: Vec<crate::api::Condition>, ctx: &Context) -> Result<(), ImageError> {
+async fn write_item_conditions<I: ItemKind>(
+    item: &I,
+    conditions: Vec<crate::api::Condition>,
+    ctx: &Context,
+) -> Result<(), ImageError> {
     let api = I::api(ctx.client.clone(), item.namespace().as_deref());
     let patch = json!({ "apiVersion": I::api_version(&()), "kind": I::kind(&()), "status": { "conditions": conditions } });
-    api.patch_status(&item.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    api.patch_status(
+        &item.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
     Ok(())
 }
 
 /// Deletes images whose item is gone (e.g. removed while the operator was down and no garbage
 /// collector ran) and refreshes the images-by-state gauge; runs every `interval`.
-pub async fn cleanup_loop<I: ItemKind>(ctx: Arc<Context>, items: Store<I>, images: Store<I::Image>, interval: Duration) {
-    let _ = items.wait_until_ready().await;
-    let _ = images.wait_until_ready().await;
-    let scope = if I::kind(&()).starts_with("Cluster") { "cluster" } else { "namespace" };
+pub async fn cleanup_loop<I: ItemKind>(
+    ctx: Arc<Context>,
+    (items, items_synced): (Store<I>, Synced),
+    (images, images_synced): (Store<I::Image>, Synced),
+    interval: Duration,
+) {
+    items_synced.wait().await;
+    images_synced.wait().await;
+    let scope = if I::kind(&()).starts_with("Cluster") {
+        "cluster"
+    } else {
+        "namespace"
+    };
     loop {
         let mut ready = 0i64;
         let mut not_ready = 0i64;
@@ -408,7 +567,9 @@ pub async fn cleanup_loop<I: ItemKind>(ctx: Arc<Context>, items: Store<I>, image
             } else {
                 not_ready += 1;
             }
-            let Some(provider) = image.provider_ref() else { continue };
+            let Some(provider) = image.provider_ref() else {
+                continue;
+            };
             let item_ref = match image.namespace() {
                 Some(ns) => ObjectRef::new(&provider.name).within(&ns),
                 None => ObjectRef::new(&provider.name),
@@ -416,17 +577,24 @@ pub async fn cleanup_loop<I: ItemKind>(ctx: Arc<Context>, items: Store<I>, image
             if items.get(&item_ref).is_none() {
                 tracing::info!(image = %image.name_any(), item = %provider.name, "deleting image whose item is gone");
                 let api = I::Image::api(ctx.client.clone(), image.namespace().as_deref());
-                if let Err(e) = api.delete(&image.name_any(), &DeleteParams::background()).await
+                if let Err(e) = api
+                    .delete(&image.name_any(), &DeleteParams::background())
+                    .await
                     && !matches!(&e, kube::Error::Api(s) if s.code == 404)
                 {
                     tracing::warn!(image = %image.name_any(), error = %e, "cannot delete orphaned image");
                 }
             }
         }
-        let labels = |ready: &str| crate::metrics::ImageStateLabels { scope: scope.into(), ready: ready.into() };
+        let labels = |ready: &str| crate::metrics::ImageStateLabels {
+            scope: scope.into(),
+            ready: ready.into(),
+        };
         ctx.metrics.images.get_or_create(&labels("true")).set(ready);
-        ctx.metrics.images.get_or_create(&labels("false")).set(not_ready);
+        ctx.metrics
+            .images
+            .get_or_create(&labels("false"))
+            .set(not_ready);
         tokio::time::sleep(interval).await;
     }
 }
-

@@ -33,6 +33,14 @@ pub struct Envelope {
     pub in_collection: bool,
 }
 
+impl Envelope {
+    /// A DiskSection disk's capacity in bytes, as [`super::OvfInfo::disks`] computes it
+    /// (units, `${property}` references resolved in the default configuration, overflow).
+    pub fn disk_capacity(&self, disk: &Disk) -> Result<u64, OvfError> {
+        super::info::disk_capacity(self, disk)
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FileRef {
     pub id: String,
@@ -47,8 +55,8 @@ pub struct Disk {
     pub capacity: String,
     pub capacity_units: Option<String>,
     pub populated_size: Option<String>,
-    /// Byte offset of the element in the descriptor text, for error messages.
-    pub offset: usize,
+    /// Line of the element in the descriptor, for error messages.
+    pub line: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -91,7 +99,14 @@ pub struct ProductSection {
 impl ProductSection {
     /// Whether the section says anything about the product (many only carry properties).
     pub fn has_product_info(&self) -> bool {
-        [&self.product, &self.vendor, &self.version, &self.full_version].iter().any(|s| !s.is_empty())
+        [
+            &self.product,
+            &self.vendor,
+            &self.version,
+            &self.full_version,
+        ]
+        .iter()
+        .any(|s| !s.is_empty())
     }
 }
 
@@ -136,5 +151,5 @@ pub struct Item {
     pub virtual_quantity: Option<String>,
     pub element_name: Option<String>,
     pub configuration: Option<String>,
-    pub offset: usize,
+    pub line: u32,
 }

@@ -16,11 +16,21 @@ pub enum OvfError {
     )]
     DtdRefused { line: u32 },
     #[error("OVF descriptor is not well-formed XML (line {line}, column {column}): {message}")]
-    NotXml { line: u32, column: u32, message: String },
+    NotXml {
+        line: u32,
+        column: u32,
+        message: String,
+    },
     #[error("OVF descriptor has more than {limit} XML nodes")]
     TooManyNodes { limit: u32 },
-    #[error("OVF descriptor nests elements deeper than {limit} levels (<{element}> at line {line})")]
-    TooDeep { limit: usize, element: String, line: u32 },
+    #[error(
+        "OVF descriptor nests elements deeper than {limit} levels (<{element}> at line {line})"
+    )]
+    TooDeep {
+        limit: usize,
+        element: String,
+        line: u32,
+    },
     #[error("root element <{found}> at line {line} is not an OVF 1.x or 2.x Envelope")]
     WrongRoot { found: String, line: u32 },
     #[error(
@@ -28,23 +38,53 @@ pub enum OvfError {
          or later"
     )]
     UnsupportedVersion { version: String, namespace: String },
-    #[error("OVF envelope (line {line}) has no VirtualSystem, neither directly nor in a VirtualSystemCollection")]
+    #[error(
+        "OVF envelope (line {line}) has no VirtualSystem, neither directly nor in a VirtualSystemCollection"
+    )]
     NoVirtualSystem { line: u32 },
     #[error("disk {disk:?} (line {line}): unknown capacity allocation units {units:?}")]
-    UnknownUnits { disk: String, units: String, line: u32 },
+    UnknownUnits {
+        disk: String,
+        units: String,
+        line: u32,
+    },
     #[error("disk {disk:?} (line {line}): capacity {value:?} is not a whole number")]
-    InvalidCapacity { disk: String, value: String, line: u32 },
-    #[error("disk {disk:?} (line {line}): capacity refers to property {property:?}, which {problem}")]
-    CapacityPropertyUnresolved { disk: String, property: String, problem: String, line: u32 },
+    InvalidCapacity {
+        disk: String,
+        value: String,
+        line: u32,
+    },
+    #[error(
+        "disk {disk:?} (line {line}): capacity refers to property {property:?}, which {problem}"
+    )]
+    CapacityPropertyUnresolved {
+        disk: String,
+        property: String,
+        problem: String,
+        line: u32,
+    },
     #[error(
         "disk {disk:?} (line {line}): capacity {capacity} × {units:?} is larger than a Kubernetes \
          quantity holds (2^63 - 1 bytes)"
     )]
-    CapacityOverflow { disk: String, capacity: String, units: String, line: u32 },
+    CapacityOverflow {
+        disk: String,
+        capacity: String,
+        units: String,
+        line: u32,
+    },
     #[error("<{element}> at line {line} refers to disk {reference:?}, which no DiskSection lists")]
-    DiskNotFound { element: String, reference: String, line: u32 },
+    DiskNotFound {
+        element: String,
+        reference: String,
+        line: u32,
+    },
     #[error("{what} at line {line} is not a valid number: {value:?}")]
-    InvalidNumber { what: String, value: String, line: u32 },
+    InvalidNumber {
+        what: String,
+        value: String,
+        line: u32,
+    },
 }
 
 impl OvfError {

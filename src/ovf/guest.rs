@@ -149,8 +149,17 @@ const CIM_GUESTS: &[(u32, &str, &str)] = &[
 pub(crate) fn guest_id_for_cim(cim: u32, version: &str) -> Option<&'static str> {
     let version = version.trim();
     let major = version.split('.').next().unwrap_or("");
-    let find = |v: &str| CIM_GUESTS.iter().find(|(c, ver, _)| *c == cim && *ver == v).map(|(_, _, g)| *g);
-    (!version.is_empty()).then(|| find(version)).flatten().or_else(|| (!major.is_empty()).then(|| find(major)).flatten()).or_else(|| find(""))
+    let find = |v: &str| {
+        CIM_GUESTS
+            .iter()
+            .find(|(c, ver, _)| *c == cim && *ver == v)
+            .map(|(_, _, g)| *g)
+    };
+    (!version.is_empty())
+        .then(|| find(version))
+        .flatten()
+        .or_else(|| (!major.is_empty()).then(|| find(major)).flatten())
+        .or_else(|| find(""))
 }
 
 /// Guest family, as vSphere groups guest ids (`VirtualMachineGuestOsFamily`): from the guest id
@@ -167,9 +176,35 @@ pub(crate) fn family(guest_id: &str, cim: Option<u32>) -> String {
 
 /// Guest ids that do not say "linux" but are Linux distributions.
 const LINUX_GUESTS: &[&str] = &[
-    "ubuntu", "debian", "rhel", "redhat", "centos", "sles", "suse", "opensuse", "fedora", "coreos", "photon",
-    "vmwarephoton", "asianux", "mandrake", "mandriva", "nld", "oes", "sjds", "pardus", "almalinux", "rockylinux",
-    "crxpod", "crxsys", "fusionos", "prolinux", "kylinlinux", "miraclelinux", "amazonlinux", "oraclelinux",
+    "ubuntu",
+    "debian",
+    "rhel",
+    "redhat",
+    "centos",
+    "sles",
+    "suse",
+    "opensuse",
+    "fedora",
+    "coreos",
+    "photon",
+    "vmwarephoton",
+    "asianux",
+    "mandrake",
+    "mandriva",
+    "nld",
+    "oes",
+    "sjds",
+    "pardus",
+    "almalinux",
+    "rockylinux",
+    "crxpod",
+    "crxsys",
+    "fusionos",
+    "prolinux",
+    "kylinlinux",
+    "miraclelinux",
+    "amazonlinux",
+    "oraclelinux",
 ];
 
 fn family_of_guest(guest_id: &str) -> Option<&'static str> {
@@ -186,7 +221,11 @@ fn family_of_guest(guest_id: &str) -> Option<&'static str> {
         Some("Solaris")
     } else if g.starts_with("netware") {
         Some("NetWare")
-    } else if g.starts_with("other") || g.starts_with("dos") || g.starts_with("freebsd") || g.starts_with("vmkernel") {
+    } else if g.starts_with("other")
+        || g.starts_with("dos")
+        || g.starts_with("freebsd")
+        || g.starts_with("vmkernel")
+    {
         Some("Other")
     } else {
         None
@@ -212,7 +251,10 @@ pub(crate) fn version_in_description(description: &str) -> Option<String> {
         .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';' | '[' | ']'))
         .map(|w| w.trim_end_matches('.'))
         .filter(|w| !w.is_empty())
-        .find(|w| w.split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())))
+        .find(|w| {
+            w.split('.')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        })
         .map(str::to_string)
 }
 
@@ -250,13 +292,28 @@ mod tests {
 
     #[test]
     fn versions_in_descriptions() {
-        assert_eq!(version_in_description("Ubuntu 22.04 LTS").as_deref(), Some("22.04"));
+        assert_eq!(
+            version_in_description("Ubuntu 22.04 LTS").as_deref(),
+            Some("22.04")
+        );
         assert_eq!(version_in_description("Ubuntu Linux (64-bit)"), None);
-        assert_eq!(version_in_description("Other 3.x or later Linux (64-bit)"), None);
-        assert_eq!(version_in_description("Debian GNU/Linux 12 (bookworm)").as_deref(), Some("12"));
-        assert_eq!(version_in_description("Microsoft Windows Server 2019 (64-bit)").as_deref(), Some("2019"));
+        assert_eq!(
+            version_in_description("Other 3.x or later Linux (64-bit)"),
+            None
+        );
+        assert_eq!(
+            version_in_description("Debian GNU/Linux 12 (bookworm)").as_deref(),
+            Some("12")
+        );
+        assert_eq!(
+            version_in_description("Microsoft Windows Server 2019 (64-bit)").as_deref(),
+            Some("2019")
+        );
         assert_eq!(version_in_description("CentOS 4/5/6/7 (64-bit)"), None);
-        assert_eq!(version_in_description("Photon OS 5.0.1.").as_deref(), Some("5.0.1"));
+        assert_eq!(
+            version_in_description("Photon OS 5.0.1.").as_deref(),
+            Some("5.0.1")
+        );
         assert_eq!(version_in_description(""), None);
     }
 }

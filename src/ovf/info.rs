@@ -5,7 +5,6 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::envelope::{Disk, Envelope, HardwareSection, Item, ProductSection, Property};
 use super::units::{self, Overflow};
-use super::xml::line_at;
 use super::{DiskInfo, KeyValue, OvfError, OvfInfo, OvfProperty, ProductInfo, guest, vapp};
 
 /// ProductSection property VM Operator reads image capabilities from.
@@ -15,25 +14,28 @@ const DISK_DRIVE: &str = "17";
 /// Largest capacity we report: Kubernetes quantities (and vSphere's capacityInBytes) are int64.
 const MAX_CAPACITY: u64 = i64::MAX as u64;
 
-pub(crate) fn derive(env: &Envelope, text: &str) -> Result<OvfInfo, OvfError> {
+pub(crate) fn derive(env: &Envelope) -> Result<OvfInfo, OvfError> {
     let vs = &env.virtual_system;
     let config = default_configuration(env);
-    let props: Vec<(&ProductSection, &Property)> = vs
-        .products
-        .iter()
-        .flat_map(|s| s.properties.iter().map(move |p| (s, p)))
-        .filter(|(_, p)| in_configuration(p.configuration.as_deref(), config))
-        .collect();
-    let defaults: HashMap<&str, String> =
-        props.iter().map(|(_, p)| (p.key.trim(), raw_default(p, config).trim().to_string())).collect();
+    let props = properties(env, config);
+    let defaults = property_defaults(&props, config);
 
     let os = vs.operating_system.as_ref();
-    let os_cim_id = os.and_then(|o| o.id.as_deref()).and_then(|id| id.trim().parse::<u32>().ok());
+    let os_cim_id = os
+        .and_then(|o| o.id.as_deref())
+        .and_then(|id| id.trim().parse::<u32>().ok());
     let os_version = non_empty(os.and_then(|o| o.version.as_deref()))
-        .or_else(|| os.and_then(|o| o.description.as_deref()).and_then(guest::version_in_description))
+        .or_else(|| {
+            os.and_then(|o| o.description.as_deref())
+                .and_then(guest::version_in_description)
+        })
         .unwrap_or_default();
     let os_id = non_empty(os.and_then(|o| o.os_type.as_deref()))
-        .or_else(|| os_cim_id.and_then(|c| guest::guest_id_for_cim(c, &os_version)).map(str::to_string))
+        .or_else(|| {
+            os_cim_id
+                .and_then(|c| guest::guest_id_for_cim(c, &os_version))
+                .map(str::to_string)
+        })
         .unwrap_or_default();
     let os_type = guest::family(&os_id, os_cim_id);
 
@@ -42,7 +44,7 @@ pub(crate) fn derive(env: &Envelope, text: &str) -> Result<OvfInfo, OvfError> {
         .and_then(|h| h.config.iter().find(|(k, _)| k.trim() == "firmware"))
         .is_some_and(|(_, v)| v.trim().eq_ignore_ascii_case("efi"));
     let disks = match hw {
-        Some(hw) => disks(env, hw, config, &defaults, text)?,
+        Some(hw) => disks(env, hw, config, &defaults)?,
         None => Vec::new(),
     };
 
@@ -55,13 +57,26 @@ pub(crate) fn derive(env: &Envelope, text: &str) -> Result<OvfInfo, OvfError> {
         let default = vapp::default_value(&ty, &raw_default(p, config), p.qualifiers.as_deref());
         if key == CAPABILITIES_KEY || env_key(section, key) == CAPABILITIES_KEY {
             let value = raw_default(p, config);
-            capabilities.extend(value.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string));
+            capabilities.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string),
+            );
         }
         // Same precedence as VM Operator: vmware-system properties never show as OVF properties.
         if key.starts_with("vmware-system") {
-            vmware_system_properties.push(KeyValue { key: key.to_string(), value: default.unwrap_or_default() });
+            vmware_system_properties.push(KeyValue {
+                key: key.to_string(),
+                value: default.unwrap_or_default(),
+            });
         } else if p.user_configurable == Some(true) {
-            ovf_properties.push(OvfProperty { key: key.to_string(), r#type: ty, default });
+            ovf_properties.push(OvfProperty {
+                key: key.to_string(),
+                r#type: ty,
+                default,
+            });
         }
     }
 
@@ -81,14 +96,50 @@ pub(crate) fn derive(env: &Envelope, text: &str) -> Result<OvfInfo, OvfError> {
     })
 }
 
+/// The virtual system's properties in the default configuration, with their sections.
+fn properties<'a>(
+    env: &'a Envelope,
+    config: Option<&str>,
+) -> Vec<(&'a ProductSection, &'a Property)> {
+    env.virtual_system
+        .products
+        .iter()
+        .flat_map(|s| s.properties.iter().map(move |p| (s, p)))
+        .filter(|(_, p)| in_configuration(p.configuration.as_deref(), config))
+        .collect()
+}
+
+/// Property defaults by `ovf:key`, trimmed, for `${key}` capacity references.
+fn property_defaults<'a>(
+    props: &[(&ProductSection, &'a Property)],
+    config: Option<&str>,
+) -> HashMap<&'a str, String> {
+    props
+        .iter()
+        .map(|(_, p)| (p.key.trim(), raw_default(p, config).trim().to_string()))
+        .collect()
+}
+
+/// One DiskSection disk's capacity, outside of any hardware item (for [`Envelope::disk_capacity`]).
+pub(crate) fn disk_capacity(env: &Envelope, disk: &Disk) -> Result<u64, OvfError> {
+    let config = default_configuration(env);
+    capacity(disk, &property_defaults(&properties(env, config), config))
+}
+
 fn non_empty(s: Option<&str>) -> Option<String> {
-    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// The deployment configuration marked default, else the first (DSP0243 9.8).
 fn default_configuration(env: &Envelope) -> Option<&str> {
     let configs = &env.configurations;
-    configs.iter().find(|c| c.default).or(configs.first()).map(|c| c.id.trim())
+    configs
+        .iter()
+        .find(|c| c.default)
+        .or(configs.first())
+        .map(|c| c.id.trim())
 }
 
 /// Whether an element with this `ovf:configuration` (a space-separated list) belongs to the
@@ -114,10 +165,20 @@ fn raw_default(p: &Property, config: Option<&str>) -> String {
 /// OVF environment key of a property: `class.key.instance` (DSP0243 9.5.1).
 fn env_key(section: &ProductSection, key: &str) -> String {
     let mut k = key.to_string();
-    if let Some(class) = section.class.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    if let Some(class) = section
+        .class
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         k = format!("{class}.{k}");
     }
-    if let Some(instance) = section.instance.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
+    if let Some(instance) = section
+        .instance
+        .as_deref()
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+    {
         k = format!("{k}.{instance}");
     }
     k
@@ -141,7 +202,10 @@ fn product(sections: &[ProductSection]) -> ProductInfo {
 
 /// The hardware section for vSphere: the first naming a `vmx-N` system type, else the first.
 fn primary_hardware(sections: &[HardwareSection]) -> Option<&HardwareSection> {
-    sections.iter().find(|h| h.system_type.as_deref().and_then(max_vmx).is_some()).or(sections.first())
+    sections
+        .iter()
+        .find(|h| h.system_type.as_deref().and_then(max_vmx).is_some())
+        .or(sections.first())
 }
 
 /// Highest `vmx-N` (or bare `N`, as govmomi accepts) in a whitespace- or comma-separated list.
@@ -149,8 +213,15 @@ fn max_vmx(system_type: &str) -> Option<u32> {
     system_type
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter_map(|t| {
-            let n = t.get(..4).filter(|p| p.eq_ignore_ascii_case("vmx-")).map_or(t, |_| &t[4..]);
-            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) { None } else { n.parse::<u32>().ok() }
+            let n = t
+                .get(..4)
+                .filter(|p| p.eq_ignore_ascii_case("vmx-"))
+                .map_or(t, |_| &t[4..]);
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                None
+            } else {
+                n.parse::<u32>().ok()
+            }
         })
         .filter(|v| *v > 0)
         .max()
@@ -161,7 +232,6 @@ fn disks(
     hw: &HardwareSection,
     config: Option<&str>,
     defaults: &HashMap<&str, String>,
-    text: &str,
 ) -> Result<Vec<DiskInfo>, OvfError> {
     let mut out = Vec::new();
     for item in &hw.items {
@@ -174,15 +244,18 @@ fn disks(
             let disk = find_disk(&env.disks, reference).ok_or_else(|| OvfError::DiskNotFound {
                 element: item.element.clone(),
                 reference: reference.clone(),
-                line: line_at(text, item.offset),
+                line: item.line,
             })?;
             out.push(DiskInfo {
-                capacity_bytes: capacity(disk, defaults, text)?,
-                populated_bytes: populated(env, disk, text)?,
+                capacity_bytes: capacity(disk, defaults)?,
+                populated_bytes: populated(env, disk)?,
             });
         } else if item.virtual_quantity.is_some() {
             // A new, empty disk sized by the item itself.
-            out.push(DiskInfo { capacity_bytes: item_capacity(item, text)?, populated_bytes: None });
+            out.push(DiskInfo {
+                capacity_bytes: item_capacity(item)?,
+                populated_bytes: None,
+            });
         }
     }
     Ok(out)
@@ -193,7 +266,9 @@ fn disks(
 /// suffixes too).
 fn find_disk<'a>(disks: &'a [Disk], reference: &str) -> Option<&'a Disk> {
     let reference = reference.trim();
-    let id = ["ovf:/disk/", "ovf://disk/", "/disk/"].iter().find_map(|p| reference.strip_prefix(p));
+    let id = ["ovf:/disk/", "ovf://disk/", "/disk/"]
+        .iter()
+        .find_map(|p| reference.strip_prefix(p));
     if let Some(id) = id
         && let Some(d) = disks.iter().find(|d| d.disk_id.trim() == id)
     {
@@ -201,12 +276,15 @@ fn find_disk<'a>(disks: &'a [Disk], reference: &str) -> Option<&'a Disk> {
     }
     disks.iter().find(|d| {
         let id = d.disk_id.trim();
-        !id.is_empty() && reference.strip_suffix(id).is_some_and(|head| head.is_empty() || head.ends_with('/'))
+        !id.is_empty()
+            && reference
+                .strip_suffix(id)
+                .is_some_and(|head| head.is_empty() || head.ends_with('/'))
     })
 }
 
-fn capacity(disk: &Disk, defaults: &HashMap<&str, String>, text: &str) -> Result<u64, OvfError> {
-    let line = line_at(text, disk.offset);
+fn capacity(disk: &Disk, defaults: &HashMap<&str, String>) -> Result<u64, OvfError> {
+    let line = disk.line;
     let raw = disk.capacity.trim();
     let unresolved = |property: &str, problem: String| OvfError::CapacityPropertyUnresolved {
         disk: disk.disk_id.clone(),
@@ -225,11 +303,15 @@ fn capacity(disk: &Disk, defaults: &HashMap<&str, String>, text: &str) -> Result
     let count = match raw.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
         Some(key) => {
             let key = key.trim();
-            let value = defaults.get(key).ok_or_else(|| unresolved(key, "no ProductSection property defines".into()))?;
+            let value = defaults
+                .get(key)
+                .ok_or_else(|| unresolved(key, "no ProductSection property defines".into()))?;
             if value.is_empty() {
                 return Err(unresolved(key, "has no default value".into()));
             }
-            whole_number(value).ok_or_else(|| unresolved(key, format!("has default {value:?}, not a whole number")))?
+            whole_number(value).ok_or_else(|| {
+                unresolved(key, format!("has default {value:?}, not a whole number"))
+            })?
         }
         None => whole_number(raw).ok_or_else(|| OvfError::InvalidCapacity {
             disk: disk.disk_id.clone(),
@@ -239,16 +321,28 @@ fn capacity(disk: &Disk, defaults: &HashMap<&str, String>, text: &str) -> Result
     };
     let units = disk.capacity_units.as_deref().unwrap_or("");
     let multiplier = match units::multiplier(units) {
-        None => return Err(OvfError::UnknownUnits { disk: disk.disk_id.clone(), units: units.into(), line }),
+        None => {
+            return Err(OvfError::UnknownUnits {
+                disk: disk.disk_id.clone(),
+                units: units.into(),
+                line,
+            });
+        }
         Some(Err(Overflow)) => return Err(overflow()),
         Some(Ok(m)) => m,
     };
-    count.checked_mul(multiplier).filter(|b| *b <= MAX_CAPACITY).ok_or_else(overflow)
+    count
+        .checked_mul(multiplier)
+        .filter(|b| *b <= MAX_CAPACITY)
+        .ok_or_else(overflow)
 }
 
-fn item_capacity(item: &Item, text: &str) -> Result<u64, OvfError> {
-    let line = line_at(text, item.offset);
-    let name = item.element_name.clone().unwrap_or_else(|| item.element.clone());
+fn item_capacity(item: &Item) -> Result<u64, OvfError> {
+    let line = item.line;
+    let name = item
+        .element_name
+        .clone()
+        .unwrap_or_else(|| item.element.clone());
     let quantity = item.virtual_quantity.as_deref().unwrap_or("").trim();
     let units = item.allocation_units.as_deref().unwrap_or("");
     let count = whole_number(quantity).ok_or_else(|| OvfError::InvalidCapacity {
@@ -256,12 +350,23 @@ fn item_capacity(item: &Item, text: &str) -> Result<u64, OvfError> {
         value: quantity.to_string(),
         line,
     })?;
-    let overflow =
-        || OvfError::CapacityOverflow { disk: name.clone(), capacity: quantity.into(), units: units.into(), line };
+    let overflow = || OvfError::CapacityOverflow {
+        disk: name.clone(),
+        capacity: quantity.into(),
+        units: units.into(),
+        line,
+    };
     match units::multiplier(units) {
-        None => Err(OvfError::UnknownUnits { disk: name.clone(), units: units.into(), line }),
+        None => Err(OvfError::UnknownUnits {
+            disk: name.clone(),
+            units: units.into(),
+            line,
+        }),
         Some(Err(Overflow)) => Err(overflow()),
-        Some(Ok(m)) => count.checked_mul(m).filter(|b| *b <= MAX_CAPACITY).ok_or_else(overflow),
+        Some(Ok(m)) => count
+            .checked_mul(m)
+            .filter(|b| *b <= MAX_CAPACITY)
+            .ok_or_else(overflow),
     }
 }
 
@@ -274,20 +379,27 @@ fn whole_number(s: &str) -> Option<u64> {
 /// `ovf:populatedSize`, else the `ovf:size` of the disk's file. A populatedSize that is not a
 /// number is an error (it is the disk's own claim); a file size that is not one is ignored,
 /// as ovftool ignores it (it measures the file itself) and we only use it as an estimate.
-fn populated(env: &Envelope, disk: &Disk, text: &str) -> Result<Option<u64>, OvfError> {
+fn populated(env: &Envelope, disk: &Disk) -> Result<Option<u64>, OvfError> {
     if let Some(size) = disk.populated_size.as_deref() {
-        return exact_number(size).map(Some).ok_or_else(|| OvfError::InvalidNumber {
-            what: format!("ovf:populatedSize of disk {:?}", disk.disk_id),
-            value: size.to_string(),
-            line: line_at(text, disk.offset),
-        });
+        return exact_number(size)
+            .map(Some)
+            .ok_or_else(|| OvfError::InvalidNumber {
+                what: format!("ovf:populatedSize of disk {:?}", disk.disk_id),
+                value: size.to_string(),
+                line: disk.line,
+            });
     }
-    let file = disk.file_ref.as_deref().and_then(|id| env.references.iter().find(|f| f.id.trim() == id.trim()));
+    let file = disk
+        .file_ref
+        .as_deref()
+        .and_then(|id| env.references.iter().find(|f| f.id.trim() == id.trim()));
     Ok(file.and_then(|f| f.size.as_deref()).and_then(exact_number))
 }
 
 /// A whole number that fits u64.
 fn exact_number(s: &str) -> Option<u64> {
     let s = s.trim();
-    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }

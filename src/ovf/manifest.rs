@@ -47,6 +47,12 @@ impl Algorithm {
     }
 }
 
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One manifest line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestEntry {
@@ -80,13 +86,23 @@ pub fn parse_manifest(text: &str) -> Result<Vec<ManifestEntry>, ManifestLineErro
             Some(parts) => parts,
             None => openssl_line(l).map_err(err)?,
         };
-        let digest = hex::decode(hex_digest).map_err(|_| err(format!("digest {hex_digest:?} is not hexadecimal")))?;
+        let digest = hex::decode(hex_digest)
+            .map_err(|_| err(format!("digest {hex_digest:?} is not hexadecimal")))?;
         if digest.len() != algorithm.digest_len() {
-            return Err(err(format!("{} digest {hex_digest:?} has {} bytes", algorithm.name(), digest.len())));
+            return Err(err(format!(
+                "{} digest {hex_digest:?} has {} bytes",
+                algorithm.name(),
+                digest.len()
+            )));
         }
         let name = name.strip_prefix("./").unwrap_or(name);
         check_name(name).map_err(err)?;
-        out.push(ManifestEntry { name: name.to_string(), algorithm, digest, line });
+        out.push(ManifestEntry {
+            name: name.to_string(),
+            algorithm,
+            digest,
+            line,
+        });
     }
     Ok(out)
 }
@@ -104,18 +120,30 @@ fn coreutils_line(l: &str) -> Option<(Algorithm, &str, &str)> {
         return None;
     }
     let name = rest.trim_start();
-    Some((algorithm, name.strip_prefix('*').unwrap_or(name), hex_digest))
+    Some((
+        algorithm,
+        name.strip_prefix('*').unwrap_or(name),
+        hex_digest,
+    ))
 }
 
 /// `ALG(name)= hex`, tolerating spaces around the parentheses and `=`. The name ends at the
 /// last `)` followed by `=`, so names may contain parentheses.
 fn openssl_line(l: &str) -> Result<(Algorithm, &str, &str), String> {
-    let open = l.find('(').ok_or_else(|| format!("{l:?} is neither `ALG(name)= digest` nor `digest  name`"))?;
+    let open = l
+        .find('(')
+        .ok_or_else(|| format!("{l:?} is neither `ALG(name)= digest` nor `digest  name`"))?;
     let alg_name = l[..open].trim();
-    let algorithm =
-        Algorithm::from_name(alg_name).ok_or_else(|| format!("unsupported digest algorithm {alg_name:?}"))?;
-    let close = l.rfind(')').filter(|c| *c > open).ok_or_else(|| format!("{l:?} has no closing parenthesis"))?;
-    let digest = l[close + 1..].trim_start().strip_prefix('=').ok_or_else(|| format!("{l:?} has no `=` after the name"))?;
+    let algorithm = Algorithm::from_name(alg_name)
+        .ok_or_else(|| format!("unsupported digest algorithm {alg_name:?}"))?;
+    let close = l
+        .rfind(')')
+        .filter(|c| *c > open)
+        .ok_or_else(|| format!("{l:?} has no closing parenthesis"))?;
+    let digest = l[close + 1..]
+        .trim_start()
+        .strip_prefix('=')
+        .ok_or_else(|| format!("{l:?} has no `=` after the name"))?;
     Ok((algorithm, &l[open + 1..close], digest.trim()))
 }
 
@@ -129,7 +157,9 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
         return Err(format!("file name {name:?} is not a plain relative path"));
     }
     if name.split('/').any(|c| c == "..") {
-        return Err(format!("file name {name:?} climbs out of the package with `..`"));
+        return Err(format!(
+            "file name {name:?} climbs out of the package with `..`"
+        ));
     }
     Ok(())
 }
@@ -146,7 +176,10 @@ mod tests {
                     2b256ff1b92df8faa1b2b2b3aabf36e2b2f2a4d1  disk0.vmdk\n\
                     2B256FF1B92DF8FAA1B2B2B3AABF36E2B2F2A4D1 *./bin.vmdk\n";
         let m = parse_manifest(text).unwrap();
-        let names: Vec<_> = m.iter().map(|e| (e.name.as_str(), e.algorithm, e.line)).collect();
+        let names: Vec<_> = m
+            .iter()
+            .map(|e| (e.name.as_str(), e.algorithm, e.line))
+            .collect();
         assert_eq!(
             names,
             [
@@ -165,8 +198,14 @@ mod tests {
             ("SHA1(a)= 0011", "has 2 bytes"),
             ("SHA1(a)= zz", "not hexadecimal"),
             ("hello", "neither"),
-            ("SHA1(../a)= 06271f767e0d5671c67e4edeaa2c157cabb66c2b", "climbs out"),
-            ("06271f767e0d5671c67e4edeaa2c157cabb66c2b  /etc/passwd", "not a plain relative path"),
+            (
+                "SHA1(../a)= 06271f767e0d5671c67e4edeaa2c157cabb66c2b",
+                "climbs out",
+            ),
+            (
+                "06271f767e0d5671c67e4edeaa2c157cabb66c2b  /etc/passwd",
+                "not a plain relative path",
+            ),
         ] {
             let e = parse_manifest(text).unwrap_err();
             assert!(e.message.contains(want), "{text}: {e}");

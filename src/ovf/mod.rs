@@ -10,8 +10,9 @@
 //!   are matched by local name: producers disagree on their URIs (VirtualBox writes
 //!   `…/CIM_StorageAllocationSettingData.xsd`).
 //! - The virtual system is the envelope's `VirtualSystem`, or for a `VirtualSystemCollection`
-//!   the first `VirtualSystem` in document order, taking the collection's `ProductSection`s
-//!   when it has none of its own (govmomi's `ToConfigSpec` does the same).
+//!   its first own `VirtualSystem` (else the first in a nested collection), taking the
+//!   collection's `ProductSection`s when it has none of its own, as govmomi's `ToConfigSpec`
+//!   does.
 //! - Hardware version, firmware and disks come from the virtual system's first
 //!   `VirtualHardwareSection` that names a `vmx-N` system type (else its first one). Disks are
 //!   the disk drives (`ResourceType` 17) of that section in the default deployment
@@ -108,5 +109,5 @@ pub fn parse_descriptor(bytes: &[u8]) -> Result<OvfInfo, OvfError> {
     let text = xml::decode(bytes)?;
     let doc = xml::parse(&text)?;
     let envelope = envelope_read::read(&doc)?;
-    info::derive(&envelope, &text)
+    info::derive(&envelope)
 }

@@ -36,14 +36,19 @@ pub struct OvaDescriptor {
 pub enum OvaError {
     /// A tar or I/O error; `member` names the member being read when there was one.
     #[error("OVA is not a readable tar stream: {message}")]
-    Unreadable { member: Option<String>, message: String },
+    Unreadable {
+        member: Option<String>,
+        message: String,
+    },
     #[error("OVA member name {name:?} is refused: {problem}")]
     UnsafeMemberName { name: String, problem: String },
     #[error("OVA holds no OVF descriptor (no member ends in .ovf)")]
     NoDescriptor,
     #[error("OVA holds two OVF descriptors, {first:?} and {second:?}")]
     MultipleDescriptors { first: String, second: String },
-    #[error("OVF descriptor {name:?} in the OVA is {size} bytes, larger than the limit of {limit} bytes")]
+    #[error(
+        "OVF descriptor {name:?} in the OVA is {size} bytes, larger than the limit of {limit} bytes"
+    )]
     DescriptorTooLarge { name: String, size: u64, limit: u64 },
     #[error("manifest {name:?} in the OVA is {size} bytes, larger than the limit of {limit} bytes")]
     ManifestTooLarge { name: String, size: u64, limit: u64 },
@@ -55,16 +60,23 @@ pub enum OvaError {
     )]
     DigestMismatch {
         member: String,
-        algorithm: String,
+        algorithm: Algorithm,
         expected: String,
         actual: String,
         manifest: String,
         line: usize,
     },
     #[error("manifest {manifest:?} (line {line}) lists {member:?}, which the OVA does not hold")]
-    ManifestMemberMissing { member: String, manifest: String, line: usize },
+    ManifestMemberMissing {
+        member: String,
+        manifest: String,
+        line: usize,
+    },
     #[error("manifest {manifest:?} does not list the OVF descriptor {descriptor:?}")]
-    DescriptorNotInManifest { descriptor: String, manifest: String },
+    DescriptorNotInManifest {
+        descriptor: String,
+        manifest: String,
+    },
 }
 
 impl OvaError {
@@ -92,22 +104,35 @@ pub fn read_ova<R: Read>(reader: R) -> Result<OvaDescriptor, OvaError> {
     let entries = archive.entries().map_err(|e| unreadable(None, &e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| unreadable(None, &e))?;
-        let Some(name) = member_name(&entry.path_bytes())? else { continue };
+        let Some(name) = member_name(&entry.path_bytes())? else {
+            continue;
+        };
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let lower = name.to_ascii_lowercase();
         if lower.ends_with(".ovf") {
             if let Some((first, _)) = &state.descriptor {
-                return Err(OvaError::MultipleDescriptors { first: first.clone(), second: name });
+                return Err(OvaError::MultipleDescriptors {
+                    first: first.clone(),
+                    second: name,
+                });
             }
             let size = entry.size();
             if size > MAX_DESCRIPTOR_BYTES {
-                return Err(OvaError::DescriptorTooLarge { name, size, limit: MAX_DESCRIPTOR_BYTES });
+                return Err(OvaError::DescriptorTooLarge {
+                    name,
+                    size,
+                    limit: MAX_DESCRIPTOR_BYTES,
+                });
             }
             let bytes = read_all(&mut entry, &name)?;
             let algorithms = state.algorithms_for(&name);
-            state.record(&name, hash(&mut bytes.as_slice(), &algorithms).map_err(|e| unreadable(Some(&name), &e))?)?;
+            state.record(
+                &name,
+                hash(&mut bytes.as_slice(), &algorithms)
+                    .map_err(|e| unreadable(Some(&name), &e))?,
+            )?;
             state.descriptor = Some((name, bytes));
         } else if lower.ends_with(".mf") {
             if let Some(m) = &state.manifest {
@@ -116,7 +141,11 @@ pub fn read_ova<R: Read>(reader: R) -> Result<OvaDescriptor, OvaError> {
             }
             let size = entry.size();
             if size > MAX_MANIFEST_BYTES {
-                return Err(OvaError::ManifestTooLarge { name, size, limit: MAX_MANIFEST_BYTES });
+                return Err(OvaError::ManifestTooLarge {
+                    name,
+                    size,
+                    limit: MAX_MANIFEST_BYTES,
+                });
             }
             let bytes = read_all(&mut entry, &name)?;
             state.set_manifest(name, &bytes)?;
@@ -124,7 +153,8 @@ pub fn read_ova<R: Read>(reader: R) -> Result<OvaDescriptor, OvaError> {
             let algorithms = state.algorithms_for(&name);
             state.seen.insert(name.clone());
             if !algorithms.is_empty() {
-                let digests = hash(&mut entry, &algorithms).map_err(|e| unreadable(Some(&name), &e))?;
+                let digests =
+                    hash(&mut entry, &algorithms).map_err(|e| unreadable(Some(&name), &e))?;
                 state.record(&name, digests)?;
             }
         }
@@ -132,12 +162,15 @@ pub fn read_ova<R: Read>(reader: R) -> Result<OvaDescriptor, OvaError> {
     state.finish()
 }
 
+/// A member's digests, one per algorithm.
+type Digests = Vec<(Algorithm, Vec<u8>)>;
+
 #[derive(Default)]
 struct State {
     descriptor: Option<(String, Vec<u8>)>,
     manifest: Option<Manifest>,
     /// Members hashed before the manifest arrived, with every algorithm.
-    early: Vec<(String, Vec<(Algorithm, Vec<u8>)>)>,
+    early: Vec<(String, Digests)>,
     /// Regular-file members seen.
     seen: HashSet<String>,
 }
@@ -153,8 +186,12 @@ impl State {
         match &self.manifest {
             None => Algorithm::ALL.to_vec(),
             Some(m) => {
-                let mut algs: Vec<Algorithm> =
-                    m.entries.iter().filter(|e| e.name == member).map(|e| e.algorithm).collect();
+                let mut algs: Vec<Algorithm> = m
+                    .entries
+                    .iter()
+                    .filter(|e| e.name == member)
+                    .map(|e| e.algorithm)
+                    .collect();
                 algs.sort();
                 algs.dedup();
                 algs
@@ -162,7 +199,7 @@ impl State {
         }
     }
 
-    fn record(&mut self, member: &str, digests: Vec<(Algorithm, Vec<u8>)>) -> Result<(), OvaError> {
+    fn record(&mut self, member: &str, digests: Digests) -> Result<(), OvaError> {
         self.seen.insert(member.to_string());
         match &self.manifest {
             Some(m) => m.verify(member, &digests),
@@ -174,7 +211,10 @@ impl State {
     }
 
     fn set_manifest(&mut self, name: String, bytes: &[u8]) -> Result<(), OvaError> {
-        let invalid = |message: String| OvaError::ManifestInvalid { name: name.clone(), message };
+        let invalid = |message: String| OvaError::ManifestInvalid {
+            name: name.clone(),
+            message,
+        };
         let text = std::str::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8 ({e})")))?;
         let mut entries = manifest::parse_manifest(text).map_err(|e| invalid(e.to_string()))?;
         if let Some((dir, _)) = name.rsplit_once('/') {
@@ -201,7 +241,10 @@ impl State {
                 });
             }
             if !m.entries.iter().any(|e| e.name == name) {
-                return Err(OvaError::DescriptorNotInManifest { descriptor: name, manifest: m.name.clone() });
+                return Err(OvaError::DescriptorNotInManifest {
+                    descriptor: name,
+                    manifest: m.name.clone(),
+                });
             }
         }
         Ok(OvaDescriptor { name, bytes })
@@ -211,11 +254,13 @@ impl State {
 impl Manifest {
     fn verify(&self, member: &str, digests: &[(Algorithm, Vec<u8>)]) -> Result<(), OvaError> {
         for e in self.entries.iter().filter(|e| e.name == member) {
-            let Some((_, actual)) = digests.iter().find(|(a, _)| *a == e.algorithm) else { continue };
+            let Some((_, actual)) = digests.iter().find(|(a, _)| *a == e.algorithm) else {
+                continue;
+            };
             if *actual != e.digest {
                 return Err(OvaError::DigestMismatch {
                     member: member.to_string(),
-                    algorithm: e.algorithm.name().to_string(),
+                    algorithm: e.algorithm,
                     expected: hex::encode(&e.digest),
                     actual: hex::encode(actual),
                     manifest: self.name.clone(),
@@ -242,14 +287,18 @@ fn member_name(raw: &[u8]) -> Result<Option<String>, OvaError> {
     if trimmed.is_empty() || trimmed == "." {
         return Ok(None);
     }
-    manifest::check_name(trimmed)
-        .map_err(|problem| OvaError::UnsafeMemberName { name: name.to_string(), problem })?;
+    manifest::check_name(trimmed).map_err(|problem| OvaError::UnsafeMemberName {
+        name: name.to_string(),
+        problem,
+    })?;
     Ok(Some(trimmed.to_string()))
 }
 
 fn read_all(entry: &mut impl Read, name: &str) -> Result<Vec<u8>, OvaError> {
     let mut bytes = Vec::new();
-    entry.read_to_end(&mut bytes).map_err(|e| unreadable(Some(name), &e))?;
+    entry
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(Some(name), &e))?;
     Ok(bytes)
 }
 
@@ -258,7 +307,10 @@ fn unreadable(member: Option<&str>, e: &io::Error) -> OvaError {
         Some(m) => format!("member {m:?}: {e}"),
         None => e.to_string(),
     };
-    OvaError::Unreadable { member: member.map(str::to_string), message }
+    OvaError::Unreadable {
+        member: member.map(str::to_string),
+        message,
+    }
 }
 
 enum Hasher {
@@ -268,7 +320,7 @@ enum Hasher {
 }
 
 /// Streams `reader` through the hashers in 64 KiB chunks (disks are never held in memory).
-fn hash(reader: &mut impl Read, algorithms: &[Algorithm]) -> io::Result<Vec<(Algorithm, Vec<u8>)>> {
+fn hash(reader: &mut impl Read, algorithms: &[Algorithm]) -> io::Result<Digests> {
     let mut hashers: Vec<Hasher> = algorithms
         .iter()
         .map(|a| match a {

@@ -116,7 +116,17 @@ mod tests {
 
     #[test]
     fn refused_units() {
-        for bad in ["hertz", "byte / 2", "byte * 1.5", "byte * 2^-3", "byte * byte", "bits", "byte *", "* byte", "0"] {
+        for bad in [
+            "hertz",
+            "byte / 2",
+            "byte * 1.5",
+            "byte * 2^-3",
+            "byte * byte",
+            "bits",
+            "byte *",
+            "* byte",
+            "0",
+        ] {
             assert_eq!(multiplier(bad), None, "{bad}");
         }
         assert_eq!(multiplier("byte * 2^70"), Some(Err(Overflow)));

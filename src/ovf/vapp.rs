@@ -9,8 +9,19 @@
 //! drops them.
 
 /// VMware expression qualifiers: vSphere computes the value (`${vimIp:}`).
-const EXPRESSIONS: &[&str] =
-    &["AutoIp", "VimIp", "Net", "Netmask", "Gateway", "DomainName", "HostPrefix", "Dns", "Subnet", "SearchPath", "HttpProxy"];
+const EXPRESSIONS: &[&str] = &[
+    "AutoIp",
+    "VimIp",
+    "Net",
+    "Netmask",
+    "Gateway",
+    "DomainName",
+    "HostPrefix",
+    "Dns",
+    "Subnet",
+    "SearchPath",
+    "HttpProxy",
+];
 
 #[derive(Debug, Default, PartialEq)]
 struct Qualifiers {
@@ -37,12 +48,19 @@ pub(crate) fn vapp_type(ovf_type: &str, qualifiers: Option<&str>, password: bool
     }
     let stringy = base == "string" || base == "password";
     if let (Some(net), true) = (&q.ip, stringy) {
-        return if net.is_empty() { "ip".into() } else { format!("ip:{net}") };
+        return if net.is_empty() {
+            "ip".into()
+        } else {
+            format!("ip:{net}")
+        };
     }
     match base.as_str() {
         "string" | "password" if !q.value_map.is_empty() => {
-            let choices: Vec<String> =
-                q.value_map.iter().map(|v| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+            let choices: Vec<String> = q
+                .value_map
+                .iter()
+                .map(|v| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+                .collect();
             format!("{base}[{}]", choices.join(", "))
         }
         "string" | "password" => match (q.min_len, q.max_len) {
@@ -52,9 +70,14 @@ pub(crate) fn vapp_type(ovf_type: &str, qualifiers: Option<&str>, password: bool
             _ => base,
         },
         "int" => {
-            let ints: Option<Vec<i64>> = q.value_map.iter().map(|v| v.trim().parse().ok()).collect();
+            let ints: Option<Vec<i64>> =
+                q.value_map.iter().map(|v| v.trim().parse().ok()).collect();
             match ints.filter(|v| !v.is_empty()) {
-                Some(v) => format!("int({}..{})", v.iter().min().unwrap_or(&0), v.iter().max().unwrap_or(&0)),
+                Some(v) => format!(
+                    "int({}..{})",
+                    v.iter().min().unwrap_or(&0),
+                    v.iter().max().unwrap_or(&0)
+                ),
                 None if q.min_value.is_some() || q.max_value.is_some() => {
                     // vApp int is a signed 32-bit number unless bounded otherwise.
                     let min = q.min_value.map_or(i64::from(i32::MIN), |v| v as i64);
@@ -75,7 +98,11 @@ pub(crate) fn vapp_type(ovf_type: &str, qualifiers: Option<&str>, password: bool
 
 /// The default as vSphere stores it: trimmed, booleans as `True`/`False`, expression
 /// properties without a default get the expression (`${net:Management}`); `None` when empty.
-pub(crate) fn default_value(vapp_type: &str, value: &str, qualifiers: Option<&str>) -> Option<String> {
+pub(crate) fn default_value(
+    vapp_type: &str,
+    value: &str,
+    qualifiers: Option<&str>,
+) -> Option<String> {
     let value = value.trim();
     if value.is_empty() {
         if vapp_type != "expression" {
@@ -83,7 +110,10 @@ pub(crate) fn default_value(vapp_type: &str, value: &str, qualifiers: Option<&st
         }
         let (name, arg) = parse_qualifiers(qualifiers.unwrap_or("")).expression?;
         let mut chars = name.chars();
-        let first = chars.next().map(|c| c.to_ascii_lowercase()).unwrap_or_default();
+        let first = chars
+            .next()
+            .map(|c| c.to_ascii_lowercase())
+            .unwrap_or_default();
         return Some(format!("${{{first}{}:{arg}}}", chars.as_str()));
     }
     if vapp_type == "boolean" {
@@ -97,7 +127,8 @@ pub(crate) fn default_value(vapp_type: &str, value: &str, qualifiers: Option<&st
 /// DSP0243 Table 6 CIM types to vApp base types; other types are kept as written.
 fn base_type(ovf_type: &str) -> String {
     match ovf_type.trim().to_ascii_lowercase().as_str() {
-        "uint8" | "sint8" | "uint16" | "sint16" | "uint32" | "sint32" | "uint64" | "sint64" | "int" => "int".into(),
+        "uint8" | "sint8" | "uint16" | "sint16" | "uint32" | "sint32" | "uint64" | "sint64"
+        | "int" => "int".into(),
         "string" => "string".into(),
         "boolean" => "boolean".into(),
         "real32" | "real64" | "real" => "real".into(),
@@ -109,10 +140,15 @@ fn parse_qualifiers(s: &str) -> Qualifiers {
     let mut q = Qualifiers::default();
     for token in split_top_level(s) {
         let token = token.trim();
-        let name_len = token.find(|c: char| !c.is_ascii_alphanumeric() && c != '_').unwrap_or(token.len());
+        let name_len = token
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(token.len());
         let (name, rest) = token.split_at(name_len);
         let rest = rest.trim();
-        let paren = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')).map(str::trim);
+        let paren = rest
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .map(str::trim);
         match name {
             "MinLen" => q.min_len = paren.and_then(|a| a.parse().ok()),
             "MaxLen" => q.max_len = paren.and_then(|a| a.parse().ok()),
@@ -174,17 +210,23 @@ fn value_map(body: &str) -> Vec<String> {
         .into_iter()
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .map(|t| match t.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-            Some(inner) => {
-                let mut out = String::new();
-                let mut chars = inner.chars();
-                while let Some(c) = chars.next() {
-                    out.push(if c == '\\' { chars.next().unwrap_or('\\') } else { c });
+        .map(
+            |t| match t.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+                Some(inner) => {
+                    let mut out = String::new();
+                    let mut chars = inner.chars();
+                    while let Some(c) = chars.next() {
+                        out.push(if c == '\\' {
+                            chars.next().unwrap_or('\\')
+                        } else {
+                            c
+                        });
+                    }
+                    out
                 }
-                out
-            }
-            None => t.to_string(),
-        })
+                None => t.to_string(),
+            },
+        )
         .collect()
 }
 
@@ -195,7 +237,11 @@ fn go_float(f: f64) -> String {
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     if f != 0.0 && !(-4..21).contains(&exp) {
-        format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+        format!(
+            "{mantissa}e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        )
     } else {
         format!("{f}")
     }
@@ -209,16 +255,31 @@ mod tests {
     fn types_follow_vsphere() {
         let t = |ty, q: &str, pw| vapp_type(ty, (!q.is_empty()).then_some(q), pw);
         assert_eq!(t("string", "", false), "string");
-        assert_eq!(t("string", "MinLen(1),MaxLen(65535)", false), "string(1..65535)");
-        assert_eq!(t("string", "MinLen(0),MaxLen(65535)", false), "string(0..65535)");
+        assert_eq!(
+            t("string", "MinLen(1),MaxLen(65535)", false),
+            "string(1..65535)"
+        );
+        assert_eq!(
+            t("string", "MinLen(0),MaxLen(65535)", false),
+            "string(0..65535)"
+        );
         assert_eq!(t("string", "MaxLen(65)", false), "string(..65)");
         assert_eq!(t("string", "MinLen(5)", false), "string(5..)");
         assert_eq!(t("string", "MinLen(8)", true), "password(8..)");
         assert_eq!(t("string", "", true), "password");
-        assert_eq!(t("string", "ValueMap{\"low\",\"medium\",\"high\"}", false), "string[\"low\", \"medium\", \"high\"]");
-        assert_eq!(t("string", r#"ValueMap{"a\"b"}"#, false), r#"string["a\"b"]"#);
+        assert_eq!(
+            t("string", "ValueMap{\"low\",\"medium\",\"high\"}", false),
+            "string[\"low\", \"medium\", \"high\"]"
+        );
+        assert_eq!(
+            t("string", r#"ValueMap{"a\"b"}"#, false),
+            r#"string["a\"b"]"#
+        );
         assert_eq!(t("int", "ValueMap{1, 2, 3, 5}", false), "int(1..5)");
-        assert_eq!(t("uint16", "MinValue(1),MaxValue(65535)", false), "int(1..65535)");
+        assert_eq!(
+            t("uint16", "MinValue(1),MaxValue(65535)", false),
+            "int(1..65535)"
+        );
         assert_eq!(t("int", "MaxValue(10)", false), "int(-2147483648..10)");
         assert_eq!(t("real", "MinValue(0),MaxValue(1)", false), "real(0..1)");
         assert_eq!(t("real64", "MinValue(0.5)", false), "real(0.5..1e+308)");
@@ -237,13 +298,28 @@ mod tests {
 
     #[test]
     fn defaults_as_vsphere_stores_them() {
-        assert_eq!(default_value("boolean", "true", None).as_deref(), Some("True"));
-        assert_eq!(default_value("boolean", "no", None).as_deref(), Some("False"));
+        assert_eq!(
+            default_value("boolean", "true", None).as_deref(),
+            Some("True")
+        );
+        assert_eq!(
+            default_value("boolean", "no", None).as_deref(),
+            Some("False")
+        );
         assert_eq!(default_value("int", "  42  ", None).as_deref(), Some("42"));
         assert_eq!(default_value("string", "", None), None);
-        assert_eq!(default_value("expression", "", Some("VimIp")).as_deref(), Some("${vimIp:}"));
-        assert_eq!(default_value("expression", "", Some("Net(Management)")).as_deref(), Some("${net:Management}"));
-        assert_eq!(default_value("expression", "${x}", Some("Dns")).as_deref(), Some("${x}"));
+        assert_eq!(
+            default_value("expression", "", Some("VimIp")).as_deref(),
+            Some("${vimIp:}")
+        );
+        assert_eq!(
+            default_value("expression", "", Some("Net(Management)")).as_deref(),
+            Some("${net:Management}")
+        );
+        assert_eq!(
+            default_value("expression", "${x}", Some("Dns")).as_deref(),
+            Some("${x}")
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ pub(crate) const MAX_DEPTH: usize = 256;
 /// mark, or ISO-8859-1 when the XML declaration says so.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, OvfError> {
     if bytes.len() as u64 > MAX_DESCRIPTOR_BYTES {
-        return Err(OvfError::TooLarge { size: bytes.len() as u64, limit: MAX_DESCRIPTOR_BYTES });
+        return Err(OvfError::TooLarge {
+            size: bytes.len() as u64,
+            limit: MAX_DESCRIPTOR_BYTES,
+        });
     }
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return utf8(rest, bytes);
@@ -54,28 +57,43 @@ fn utf8<'a>(body: &'a [u8], whole: &[u8]) -> Result<Cow<'a, str>, OvfError> {
             }
             _ => {
                 let offset = e.valid_up_to() + (whole.len() - body.len());
-                let line = 1 + body[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
-                Err(OvfError::InvalidUtf8 { offset, line: saturate(line) })
+                let line = 1 + body[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                Err(OvfError::InvalidUtf8 {
+                    offset,
+                    line: saturate(line),
+                })
             }
         },
     }
 }
 
 fn utf16(body: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, OvfError> {
-    if body.len() % 2 != 0 {
-        return Err(OvfError::UnsupportedEncoding("UTF-16 text with an odd number of bytes".into()));
+    if !body.len().is_multiple_of(2) {
+        return Err(OvfError::UnsupportedEncoding(
+            "UTF-16 text with an odd number of bytes".into(),
+        ));
     }
     let units = body.chunks_exact(2).map(|c| unit([c[0], c[1]]));
-    char::decode_utf16(units).collect::<Result<String, _>>().map_err(|e| {
-        OvfError::UnsupportedEncoding(format!("invalid UTF-16 (unpaired surrogate {:#x})", e.unpaired_surrogate()))
-    })
+    char::decode_utf16(units)
+        .collect::<Result<String, _>>()
+        .map_err(|e| {
+            OvfError::UnsupportedEncoding(format!(
+                "invalid UTF-16 (unpaired surrogate {:#x})",
+                e.unpaired_surrogate()
+            ))
+        })
 }
 
 /// The `encoding` of the XML declaration, lower-cased, if the text starts with one.
 fn declared_encoding(bytes: &[u8]) -> Option<String> {
     let head = &bytes[..bytes.len().min(200)];
     let end = head.windows(2).position(|w| w == b"?>")?;
-    let decl = std::str::from_utf8(&head[..end]).ok()?.strip_prefix("<?xml")?;
+    let decl = std::str::from_utf8(&head[..end])
+        .ok()?
+        .strip_prefix("<?xml")?;
     let rest = &decl[decl.find("encoding")? + "encoding".len()..];
     let rest = rest.trim_start().strip_prefix('=')?.trim_start();
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
@@ -85,16 +103,26 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
 
 /// Parses the text with DTDs refused and the node and depth limits applied.
 pub(crate) fn parse(text: &str) -> Result<Document<'_>, OvfError> {
-    let options = ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES, ..ParsingOptions::default() };
+    let options = ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: MAX_NODES,
+        ..ParsingOptions::default()
+    };
     let doc = Document::parse_with_options(text, options).map_err(|e| match e {
         roxmltree::Error::DtdDetected => {
             let at = text.find("<!DOCTYPE").unwrap_or(0);
-            OvfError::DtdRefused { line: line_at(text, at) }
+            OvfError::DtdRefused {
+                line: line_at(text, at),
+            }
         }
         roxmltree::Error::NodesLimitReached => OvfError::TooManyNodes { limit: MAX_NODES },
         other => {
             let pos = other.pos();
-            OvfError::NotXml { line: pos.row, column: pos.col, message: other.to_string() }
+            OvfError::NotXml {
+                line: pos.row,
+                column: pos.col,
+                message: other.to_string(),
+            }
         }
     })?;
     check_depth(&doc, text)?;
@@ -121,7 +149,34 @@ fn check_depth(doc: &Document<'_>, text: &str) -> Result<(), OvfError> {
 /// 1-based line of a byte offset.
 pub(crate) fn line_at(text: &str, offset: usize) -> u32 {
     let offset = offset.min(text.len());
-    saturate(1 + text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count())
+    saturate(
+        1 + text.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count(),
+    )
+}
+
+/// Line numbers for many offsets: one pass over the text, then a binary search per look-up.
+pub(crate) struct LineIndex {
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> LineIndex {
+        LineIndex {
+            newlines: text
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+
+    pub(crate) fn line(&self, offset: usize) -> u32 {
+        saturate(1 + self.newlines.partition_point(|&n| n < offset))
+    }
 }
 
 fn saturate(n: usize) -> u32 {
@@ -138,7 +193,10 @@ pub(crate) fn is_ovf(node: Node<'_, '_>, local: &str) -> bool {
 }
 
 /// OVF child elements named `local`.
-pub(crate) fn children<'a, 'i>(node: Node<'a, 'i>, local: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+pub(crate) fn children<'a, 'i>(
+    node: Node<'a, 'i>,
+    local: &'a str,
+) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
     node.children().filter(move |c| is_ovf(*c, local))
 }
 
@@ -163,8 +221,12 @@ pub(crate) fn text(node: Node<'_, '_>) -> String {
 
 /// A child element with this local name in any namespace: CIM setting-data properties
 /// (`rasd:ResourceType`, `vssd:VirtualSystemType`, `sasd:HostResource`).
-pub(crate) fn cim_children<'a, 'i>(node: Node<'a, 'i>, local: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
-    node.children().filter(move |c| c.is_element() && c.tag_name().name() == local)
+pub(crate) fn cim_children<'a, 'i>(
+    node: Node<'a, 'i>,
+    local: &'a str,
+) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+    node.children()
+        .filter(move |c| c.is_element() && c.tag_name().name() == local)
 }
 
 pub(crate) fn cim_text(node: Node<'_, '_>, local: &str) -> Option<String> {
@@ -182,7 +244,11 @@ pub(crate) fn vmw_attr<'a>(node: Node<'a, '_>, local: &str) -> Option<&'a str> {
     attr_in(node, local, |ns| ns == Some(VMW))
 }
 
-fn attr_in<'a>(node: Node<'a, '_>, local: &str, ns_ok: fn(Option<&str>) -> bool) -> Option<&'a str> {
+fn attr_in<'a>(
+    node: Node<'a, '_>,
+    local: &str,
+    ns_ok: fn(Option<&str>) -> bool,
+) -> Option<&'a str> {
     let mut unqualified = None;
     for a in node.attributes().filter(|a| a.name() == local) {
         if ns_ok(a.namespace()) {

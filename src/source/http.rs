@@ -18,6 +18,9 @@ pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const API_TIMEOUT: Duration = Duration::from_secs(60);
 /// A whole descriptor download must finish within this (32 MiB at a slow 200 KiB/s).
 pub(crate) const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(180);
+/// A whole OVA streamed through `read_ova` (several GiB) must finish within this; a stalled
+/// one fails sooner, on READ_TIMEOUT.
+pub(crate) const OVA_TIMEOUT: Duration = Duration::from_secs(3600);
 /// How much of an error body we quote in a message.
 const ERROR_BODY_QUOTE: usize = 300;
 
@@ -35,7 +38,13 @@ impl fmt::Debug for TlsOptions {
     // A CA bundle is public, but thousands of bytes of it make logs unreadable.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsOptions")
-            .field("ca_bundle_pem", &self.ca_bundle_pem.as_ref().map(|b| format!("<{} bytes>", b.len())))
+            .field(
+                "ca_bundle_pem",
+                &self
+                    .ca_bundle_pem
+                    .as_ref()
+                    .map(|b| format!("<{} bytes>", b.len())),
+            )
             .field("insecure_skip_verify", &self.insecure_skip_verify)
             .finish()
     }
@@ -56,8 +65,9 @@ pub(crate) fn build_client(
     if tls.insecure_skip_verify {
         builder = builder.danger_accept_invalid_certs(true);
     } else if let Some(pem) = &tls.ca_bundle_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| SourceError::Config(format!("CA bundle is not valid PEM: {}", chain(&e))))?;
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+            SourceError::Config(format!("CA bundle is not valid PEM: {}", chain(&e)))
+        })?;
         if certs.is_empty() {
             return Err(SourceError::Config("CA bundle holds no certificate".into()));
         }
@@ -97,7 +107,10 @@ pub(crate) fn unreachable(url: &Url, err: reqwest::Error) -> SourceError {
     if timeout && !message.contains("timed out") {
         message.push_str(" (timed out)");
     }
-    SourceError::Unreachable { url: redact(url), message }
+    SourceError::Unreachable {
+        url: redact(url),
+        message,
+    }
 }
 
 /// An error and its sources, joined with ": " (reqwest hides the useful part, e.g. the TLS
@@ -121,13 +134,19 @@ pub(crate) async fn check_status(url: &Url, resp: Response) -> Result<Response, 
     if status.is_success() {
         return Ok(resp);
     }
-    Err(SourceError::Http { url: redact(url), status: status.as_u16(), message: error_quote(resp).await })
+    Err(SourceError::Http {
+        url: redact(url),
+        status: status.as_u16(),
+        message: error_quote(resp).await,
+    })
 }
 
 /// The start of an error response's body, or the status' reason phrase when it is empty.
 pub(crate) async fn error_quote(resp: Response) -> String {
     let status = resp.status();
-    let body = read_limited(resp, 4096, "error body").await.unwrap_or_default();
+    let body = read_limited(resp, 4096, "error body")
+        .await
+        .unwrap_or_default();
     let text: String = String::from_utf8_lossy(&body)
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -136,16 +155,26 @@ pub(crate) async fn error_quote(resp: Response) -> String {
         .take(ERROR_BODY_QUOTE)
         .collect();
     if text.is_empty() {
-        status.canonical_reason().unwrap_or("no message").to_string()
+        status
+            .canonical_reason()
+            .unwrap_or("no message")
+            .to_string()
     } else {
         text
     }
 }
 
 /// Reads a whole body, failing as soon as it grows past `limit` (before buffering it all).
-pub(crate) async fn read_limited(resp: Response, limit: u64, what: &str) -> Result<Vec<u8>, SourceError> {
+pub(crate) async fn read_limited(
+    resp: Response,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, SourceError> {
     if resp.content_length().is_some_and(|len| len > limit) {
-        return Err(SourceError::TooLarge { what: what.to_string(), limit });
+        return Err(SourceError::TooLarge {
+            what: what.to_string(),
+            limit,
+        });
     }
     let url = resp.url().clone();
     let mut body = Vec::new();
@@ -153,7 +182,10 @@ pub(crate) async fn read_limited(resp: Response, limit: u64, what: &str) -> Resu
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| unreachable(&url, e))?;
         if body.len() as u64 + chunk.len() as u64 > limit {
-            return Err(SourceError::TooLarge { what: what.to_string(), limit });
+            return Err(SourceError::TooLarge {
+                what: what.to_string(),
+                limit,
+            });
         }
         body.extend_from_slice(&chunk);
     }
@@ -162,7 +194,9 @@ pub(crate) async fn read_limited(resp: Response, limit: u64, what: &str) -> Resu
 
 /// Whether two URLs share scheme, host and port.
 pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// 404 as a distinct outcome, since the callers map it onto LibraryNotFound/ItemNotFound.
@@ -183,7 +217,10 @@ mod tests {
 
     #[test]
     fn tls_debug_hides_bundle() {
-        let tls = TlsOptions { ca_bundle_pem: Some(b"-----BEGIN CERTIFICATE-----".to_vec()), insecure_skip_verify: false };
+        let tls = TlsOptions {
+            ca_bundle_pem: Some(b"-----BEGIN CERTIFICATE-----".to_vec()),
+            insecure_skip_verify: false,
+        };
         let shown = format!("{tls:?}");
         assert!(shown.contains("<27 bytes>"), "{shown}");
         assert!(!shown.contains("BEGIN"));
@@ -192,7 +229,10 @@ mod tests {
     #[test]
     fn bad_ca_bundle_is_config_error() {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let tls = TlsOptions { ca_bundle_pem: Some(b"not pem".to_vec()), insecure_skip_verify: false };
+        let tls = TlsOptions {
+            ca_bundle_pem: Some(b"not pem".to_vec()),
+            insecure_skip_verify: false,
+        };
         let err = build_client(&tls, reqwest::redirect::Policy::none()).unwrap_err();
         assert_eq!(err.reason(), "SourceMisconfigured", "{err}");
     }

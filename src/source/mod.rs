@@ -70,7 +70,11 @@ pub enum SourceError {
     #[error("cannot reach library source {url}: {message}")]
     Unreachable { url: String, message: String },
     #[error("library source {url} answered HTTP {status}: {message}")]
-    Http { url: String, status: u16, message: String },
+    Http {
+        url: String,
+        status: u16,
+        message: String,
+    },
     #[error("library source login failed: {0}")]
     Auth(String),
     #[error("library source answered something that is not a library: {0}")]

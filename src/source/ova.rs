@@ -2,9 +2,12 @@
 //! archive streams in.
 //!
 //! `read_ova` takes a blocking `Read`; it runs on the blocking pool and pulls chunks from a
-//! bounded channel that an async task fills from the download. It stops after the descriptor
-//! (and the manifest, which the OVF spec places right after it), so a multi-GiB OVA is not
-//! downloaded: when the reader is dropped the channel closes and the download is cancelled.
+//! bounded channel that an async task fills from the download, so memory stays at a few chunks
+//! plus the descriptor. `read_ova` reads the archive to its end: it checks every member the
+//! manifest lists (disks included), which is what makes a mismatch mean non-compliance. An OVA
+//! item therefore costs one full download per fetch; the sync fetches a descriptor once per
+//! content version. When `read_ova` returns early (an error) the channel closes and the
+//! download is cancelled.
 
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
@@ -12,13 +15,12 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
-use super::{MAX_DESCRIPTOR_BYTES, SourceError, manifest::MAX_MANIFEST_BYTES};
+use super::{MAX_DESCRIPTOR_BYTES, SourceError};
 use crate::ovf::ova::{OvaError, read_ova};
 
-/// How far into an OVA we read: the descriptor, its manifest and certificate, and tar headers.
-/// A conformant OVA has all of them first; one that puts disks before them is refused rather
-/// than downloaded whole.
-pub(crate) const MAX_OVA_SCAN_BYTES: u64 = MAX_DESCRIPTOR_BYTES + 2 * MAX_MANIFEST_BYTES + 1024 * 1024;
+/// Largest OVA we stream through `read_ova` (appliances are a few GiB; this stops an endless or
+/// absurd stream, memory is bounded anyway).
+pub(crate) const MAX_OVA_BYTES: u64 = 64 * 1024 * 1024 * 1024;
 
 /// Why reading stopped, when the cause is on our side of `read_ova` (it only sees io errors).
 #[derive(Default)]
@@ -42,7 +44,7 @@ impl<R: Read> Read for Limited<R> {
         self.read += n as u64;
         if self.read > self.limit {
             lock(&self.stop).too_large = true;
-            return Err(io::Error::other("OVA scan limit exceeded"));
+            return Err(io::Error::other("OVA size limit exceeded"));
         }
         Ok(n)
     }
@@ -78,7 +80,10 @@ fn lock(stop: &Mutex<Stop>) -> std::sync::MutexGuard<'_, Stop> {
 }
 
 /// The descriptor inside an OVA arriving as a byte stream (an HTTP body).
-pub(crate) async fn descriptor_from_stream<S, E>(item: &str, stream: S) -> Result<Vec<u8>, SourceError>
+pub(crate) async fn descriptor_from_stream<S, E>(
+    item: &str,
+    stream: S,
+) -> Result<Vec<u8>, SourceError>
 where
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
     E: std::error::Error + Send + 'static,
@@ -96,14 +101,21 @@ where
             }
         }
     });
-    let reader = ChannelReader { rx, current: Bytes::new(), stop: stop.clone() };
+    let reader = ChannelReader {
+        rx,
+        current: Bytes::new(),
+        stop: stop.clone(),
+    };
     let result = read_blocking(item, reader, stop).await;
     pump.abort();
     result
 }
 
 /// The descriptor inside an OVA file on disk.
-pub(crate) async fn descriptor_from_file(item: &str, file: std::fs::File) -> Result<Vec<u8>, SourceError> {
+pub(crate) async fn descriptor_from_file(
+    item: &str,
+    file: std::fs::File,
+) -> Result<Vec<u8>, SourceError> {
     let stop = Arc::new(Mutex::new(Stop::default()));
     read_blocking(item, file, stop).await
 }
@@ -113,13 +125,24 @@ async fn read_blocking<R: Read + Send + 'static>(
     reader: R,
     stop: Arc<Mutex<Stop>>,
 ) -> Result<Vec<u8>, SourceError> {
-    let limited = Limited { inner: reader, read: 0, limit: MAX_OVA_SCAN_BYTES, stop: stop.clone() };
+    let limited = Limited {
+        inner: reader,
+        read: 0,
+        limit: MAX_OVA_BYTES,
+        stop: stop.clone(),
+    };
     let outcome = tokio::task::spawn_blocking(move || read_ova(limited))
         .await
-        .map_err(|e| SourceError::NoDescriptor { item: item.to_string(), message: format!("OVA reader failed: {e}") })?;
+        .map_err(|e| SourceError::NoDescriptor {
+            item: item.to_string(),
+            message: format!("OVA reader failed: {e}"),
+        })?;
     let err = match outcome {
         Ok(ova) if ova.bytes.len() as u64 > MAX_DESCRIPTOR_BYTES => {
-            return Err(SourceError::TooLarge { what: format!("OVF descriptor {}", ova.name), limit: MAX_DESCRIPTOR_BYTES });
+            return Err(SourceError::TooLarge {
+                what: format!("OVF descriptor {}", ova.name),
+                limit: MAX_DESCRIPTOR_BYTES,
+            });
         }
         Ok(ova) => return Ok(ova.bytes),
         Err(err) => err,
@@ -127,26 +150,35 @@ async fn read_blocking<R: Read + Send + 'static>(
     let stop = lock(&stop);
     if stop.too_large {
         return Err(SourceError::TooLarge {
-            what: "OVA header (descriptor, manifest and certificate)".into(),
-            limit: MAX_OVA_SCAN_BYTES,
+            what: "OVA".into(),
+            limit: MAX_OVA_BYTES,
         });
     }
     if let Some(message) = &stop.transport {
-        return Err(SourceError::Unreachable { url: format!("OVA of item {item}"), message: message.clone() });
+        return Err(SourceError::Unreachable {
+            url: format!("OVA of item {item}"),
+            message: message.clone(),
+        });
     }
     Err(ova_error(item, &err))
 }
 
-/// A digest mismatch is non-compliance; anything else means there is no usable descriptor.
+/// A manifest the archive fails (a digest mismatch, a listed member missing, the descriptor
+/// not covered, a manifest that cannot be read) is non-compliance; anything else means there is
+/// no usable descriptor.
 fn ova_error(item: &str, err: &OvaError) -> SourceError {
     let message = err.to_string();
-    if is_digest_mismatch(err) {
-        SourceError::NotCompliant { item: item.to_string(), message }
-    } else {
-        SourceError::NoDescriptor { item: item.to_string(), message }
+    let item = item.to_string();
+    match err {
+        OvaError::DigestMismatch { .. }
+        | OvaError::ManifestMemberMissing { .. }
+        | OvaError::DescriptorNotInManifest { .. }
+        | OvaError::ManifestInvalid { .. }
+        | OvaError::ManifestTooLarge { .. } => SourceError::NotCompliant { item, message },
+        OvaError::DescriptorTooLarge { .. } => SourceError::TooLarge {
+            what: message,
+            limit: MAX_DESCRIPTOR_BYTES,
+        },
+        _ => SourceError::NoDescriptor { item, message },
     }
-}
-
-fn is_digest_mismatch(err: &OvaError) -> bool {
-    err.reason().contains("Digest")
 }

@@ -14,14 +14,16 @@ use futures::{StreamExt, TryStreamExt};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::Store;
 use kube::runtime::{WatchStreamExt, predicates, watcher};
+
+use crate::stores::{Synced, reflect};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use crate::api::{
-    CONDITION_READY, Condition, ConditionStatus, ContentLibraryRef, ContentLibraryStatus, ContentLibraryType,
-    format_time, now_rfc3339, set_condition,
+    CONDITION_READY, Condition, ConditionStatus, ContentLibraryRef, ContentLibraryStatus,
+    ContentLibraryType, format_time, now_rfc3339, set_condition,
 };
 use crate::context::Context;
 use crate::kinds::{LABEL_LIBRARY, LibraryKind};
@@ -56,6 +58,7 @@ pub struct SyncContext<L: LibraryKind> {
     pub ctx: Arc<Context>,
     /// Item resources of every library of this scope (shared with the image controller).
     pub items: Store<L::Item>,
+    pub items_synced: Synced,
     /// Consecutive failures per library, for backoff.
     failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
@@ -67,36 +70,47 @@ fn controller_name<L: LibraryKind>() -> String {
 /// The sync controller of one scope, built but not running, so its library store can be shared.
 pub struct SyncController<L: LibraryKind> {
     controller: Controller<L>,
+    libraries: Store<L>,
+    libraries_synced: Synced,
 }
 
 impl<L: LibraryKind> SyncController<L> {
     pub fn new(ctx: &Context) -> Self {
-        let api = L::api(ctx.client.clone(), None);
-        let (reader, writer) = reflector::store();
+        let (libraries, libraries_synced, events) =
+            reflect(L::api(ctx.client.clone(), None), watcher::Config::default());
         // Our own status writes must not trigger a new listing: react to spec changes only; the
         // periodic requeue does the rest.
-        let trigger = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-            .default_backoff()
+        let trigger = events
             .applied_objects()
             .predicate_filter(predicates::generation, Default::default());
-        let controller = Controller::for_stream(trigger, reader)
-            .with_config(kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency));
-        SyncController { controller }
+        let controller = Controller::for_stream(trigger, libraries.clone()).with_config(
+            kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency),
+        );
+        SyncController {
+            controller,
+            libraries,
+            libraries_synced,
+        }
     }
 
-    /// The library store (shared with the image controller).
-    pub fn libraries(&self) -> Store<L> {
-        self.controller.store()
+    /// The library store (shared with the image controller) and its readiness.
+    pub fn libraries(&self) -> (Store<L>, Synced) {
+        (self.libraries.clone(), self.libraries_synced.clone())
     }
 
     /// Runs until `shutdown` resolves.
     pub async fn run(
         self,
         ctx: Arc<Context>,
-        items: Store<L::Item>,
+        (items, items_synced): (Store<L::Item>, Synced),
         shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     ) {
-        let state = Arc::new(SyncContext::<L> { ctx, items, failures: Default::default() });
+        let state = Arc::new(SyncContext::<L> {
+            ctx,
+            items,
+            items_synced,
+            failures: Default::default(),
+        });
         self.controller
             .graceful_shutdown_on(shutdown)
             .run(reconcile::<L>, error_policy::<L>, state)
@@ -110,10 +124,16 @@ impl<L: LibraryKind> SyncController<L> {
 }
 
 fn library_ref<L: LibraryKind>(lib: &L) -> ContentLibraryRef {
-    ContentLibraryRef { name: lib.name_any(), namespace: lib.namespace() }
+    ContentLibraryRef {
+        name: lib.name_any(),
+        namespace: lib.namespace(),
+    }
 }
 
-async fn reconcile<L: LibraryKind>(lib: Arc<L>, state: Arc<SyncContext<L>>) -> Result<Action, SyncError> {
+async fn reconcile<L: LibraryKind>(
+    lib: Arc<L>,
+    state: Arc<SyncContext<L>>,
+) -> Result<Action, SyncError> {
     let ctx = &state.ctx;
     let controller = controller_name::<L>();
     let timer = ctx.metrics.reconcile_started(&controller);
@@ -123,12 +143,14 @@ async fn reconcile<L: LibraryKind>(lib: Arc<L>, state: Arc<SyncContext<L>>) -> R
     drop(timer);
     ctx.metrics
         .library_sync_duration
-        .get_or_create(&crate::metrics::LibraryLabels { library: key.clone() })
+        .get_or_create(&crate::metrics::LibraryLabels {
+            library: key.clone(),
+        })
         .observe(elapsed.as_secs_f64());
     match result {
         Ok(count) => {
             state.failures.lock().expect("poisoned").remove(&key);
-            tracing::info!(library = %key, items = count, seconds = elapsed.as_secs_f64(), "library synced");
+            tracing::debug!(library = %key, items = count, seconds = elapsed.as_secs_f64(), "library synced");
             Ok(Action::requeue(ctx.settings.sync_interval))
         }
         Err(e) => {
@@ -136,13 +158,24 @@ async fn reconcile<L: LibraryKind>(lib: Arc<L>, state: Arc<SyncContext<L>>) -> R
             tracing::warn!(library = %key, reason = e.reason(), error = %e, "library sync failed");
             // Say why on the library; existing items are left as they are.
             let _ = write_failure(lib.as_ref(), ctx, &e).await;
-            ctx.event(lib.as_ref(), EventType::Warning, e.reason(), "Sync", e.to_string()).await;
+            ctx.event(
+                lib.as_ref(),
+                EventType::Warning,
+                e.reason(),
+                "Sync",
+                e.to_string(),
+            )
+            .await;
             Err(e)
         }
     }
 }
 
-fn error_policy<L: LibraryKind>(lib: Arc<L>, _error: &SyncError, state: Arc<SyncContext<L>>) -> Action {
+fn error_policy<L: LibraryKind>(
+    lib: Arc<L>,
+    _error: &SyncError,
+    state: Arc<SyncContext<L>>,
+) -> Action {
     let key = format!("{}/{}", lib.namespace().unwrap_or_default(), lib.name_any());
     let mut failures = state.failures.lock().expect("poisoned");
     let n = failures.entry(key).or_default();
@@ -159,6 +192,7 @@ pub fn backoff(failures: u32, cap: Duration) -> Duration {
 /// Lists the source and brings the item resources in line. Returns the number of items.
 async fn sync_once<L: LibraryKind>(lib: &L, state: &SyncContext<L>) -> Result<usize, SyncError> {
     let ctx = &state.ctx;
+    tracing::debug!(library = %lib.name_any(), "listing library");
     let source = ctx.sources.source_for(lib.uuid(), lib.source())?;
     let listing = tokio::time::timeout(ctx.settings.list_timeout, async {
         let info = source.library().await?;
@@ -168,8 +202,9 @@ async fn sync_once<L: LibraryKind>(lib: &L, state: &SyncContext<L>) -> Result<us
     .await
     .map_err(|_| SyncError::Timeout(ctx.settings.list_timeout))??;
     let (info, items) = listing;
+    tracing::debug!(library = %lib.name_any(), items = items.len(), "library listed");
     // The store must hold every existing item before we decide what is gone.
-    let _ = state.items.wait_until_ready().await;
+    state.items_synced.wait().await;
     apply_listing(lib, state, &items).await?;
     write_success(lib, ctx, &info, &items).await?;
     ctx.metrics
@@ -181,7 +216,11 @@ async fn sync_once<L: LibraryKind>(lib: &L, state: &SyncContext<L>) -> Result<us
     Ok(items.len())
 }
 
-async fn apply_listing<L: LibraryKind>(lib: &L, state: &SyncContext<L>, items: &[ItemInfo]) -> Result<(), SyncError> {
+async fn apply_listing<L: LibraryKind>(
+    lib: &L,
+    state: &SyncContext<L>,
+    items: &[ItemInfo],
+) -> Result<(), SyncError> {
     let ctx = &state.ctx;
     let name = lib.name_any();
     let namespace = lib.namespace();
@@ -193,7 +232,13 @@ async fn apply_listing<L: LibraryKind>(lib: &L, state: &SyncContext<L>, items: &
         .collect();
     let owner = lib.controller_owner_ref(&());
     let owner_uid = owner.as_ref().map(|o| o.uid.clone());
-    let plan = plan::plan(items, &existing, &library_ref(lib), owner_uid.as_deref(), &now_rfc3339());
+    let plan = plan::plan(
+        items,
+        &existing,
+        &library_ref(lib),
+        owner_uid.as_deref(),
+        &now_rfc3339(),
+    );
     for (item, why) in &plan.skipped {
         tracing::debug!(library = %name, item = %item, why = %why, "item skipped");
     }
@@ -226,16 +271,20 @@ async fn apply_listing<L: LibraryKind>(lib: &L, state: &SyncContext<L>, items: &
             Ok::<u64, kube::Error>(count + 1)
         }
     }).collect::<Vec<_>>();
-    let deletes = plan.delete.iter().map(|gone| {
-        let api = api.clone();
-        async move {
-            match api.delete(gone, &DeleteParams::background()).await {
-                Ok(_) => Ok(1),
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(0),
-                Err(e) => Err(e),
+    let deletes = plan
+        .delete
+        .iter()
+        .map(|gone| {
+            let api = api.clone();
+            async move {
+                match api.delete(gone, &DeleteParams::background()).await {
+                    Ok(_) => Ok(1),
+                    Err(kube::Error::Api(s)) if s.code == 404 => Ok(0),
+                    Err(e) => Err(e),
+                }
             }
-        }
-    }).collect::<Vec<_>>();
+        })
+        .collect::<Vec<_>>();
     let written: Vec<u64> = futures::stream::iter(writes)
         .buffer_unordered(ctx.settings.write_concurrency)
         .try_collect()
@@ -244,7 +293,10 @@ async fn apply_listing<L: LibraryKind>(lib: &L, state: &SyncContext<L>, items: &
         .buffer_unordered(ctx.settings.write_concurrency)
         .try_collect()
         .await?;
-    ctx.metrics.wrote(&controller_name::<L>(), written.iter().sum::<u64>() + deleted.iter().sum::<u64>());
+    ctx.metrics.wrote(
+        &controller_name::<L>(),
+        written.iter().sum::<u64>() + deleted.iter().sum::<u64>(),
+    );
     if !plan.apply.is_empty() || !plan.delete.is_empty() {
         tracing::info!(library = %name, applied = plan.apply.len(), deleted = plan.delete.len(),
             unchanged = plan.unchanged, skipped = plan.skipped.len(), "library items updated");
@@ -260,22 +312,45 @@ fn library_type(info: &LibraryInfo) -> Option<ContentLibraryType> {
     }
 }
 
-async fn write_status<L: LibraryKind>(lib: &L, ctx: &Context, status: ContentLibraryStatus) -> Result<(), kube::Error> {
+async fn write_status<L: LibraryKind>(
+    lib: &L,
+    ctx: &Context,
+    status: ContentLibraryStatus,
+) -> Result<(), kube::Error> {
     let api = L::api(ctx.client.clone(), lib.namespace().as_deref());
-    let patch = json!({ "apiVersion": L::api_version(&()), "kind": L::kind(&()), "status": status });
-    api.patch_status(&lib.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    let patch =
+        json!({ "apiVersion": L::api_version(&()), "kind": L::kind(&()), "status": status });
+    api.patch_status(
+        &lib.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
     ctx.metrics.wrote(&controller_name::<L>(), 1);
     Ok(())
 }
 
-async fn write_success<L: LibraryKind>(lib: &L, ctx: &Context, info: &LibraryInfo, items: &[ItemInfo]) -> Result<(), kube::Error> {
+async fn write_success<L: LibraryKind>(
+    lib: &L,
+    ctx: &Context,
+    info: &LibraryInfo,
+    items: &[ItemInfo],
+) -> Result<(), kube::Error> {
     let previous = lib.library_status().cloned().unwrap_or_default();
     let mut conditions = previous.conditions.clone();
-    let skipped = items.iter().filter(|i| plan::item_type(&i.item_type).is_none()).count();
-    let message = if skipped > 0 { format!("{skipped} items of other types than OVF or ISO are not synced") } else { String::new() };
+    let skipped = items
+        .iter()
+        .filter(|i| plan::item_type(&i.item_type).is_none())
+        .count();
+    let message = if skipped > 0 {
+        format!("{skipped} items of other types than OVF or ISO are not synced")
+    } else {
+        String::new()
+    };
     set_condition(
         &mut conditions,
-        Condition::new(CONDITION_READY, ConditionStatus::True, "Synced", message).with_generation(lib.meta().generation),
+        Condition::new(CONDITION_READY, ConditionStatus::True, "Synced", message)
+            .with_generation(lib.meta().generation),
     );
     let status = ContentLibraryStatus {
         name: Some(info.name.clone()).filter(|s| !s.is_empty()),
@@ -292,13 +367,22 @@ async fn write_success<L: LibraryKind>(lib: &L, ctx: &Context, info: &LibraryInf
     write_status(lib, ctx, status).await
 }
 
-async fn write_failure<L: LibraryKind>(lib: &L, ctx: &Context, error: &SyncError) -> Result<(), kube::Error> {
+async fn write_failure<L: LibraryKind>(
+    lib: &L,
+    ctx: &Context,
+    error: &SyncError,
+) -> Result<(), kube::Error> {
     // Keep what the last good sync said (item count, times); only the condition changes.
     let mut status = lib.library_status().cloned().unwrap_or_default();
     set_condition(
         &mut status.conditions,
-        Condition::new(CONDITION_READY, ConditionStatus::False, error.reason(), error.to_string())
-            .with_generation(lib.meta().generation),
+        Condition::new(
+            CONDITION_READY,
+            ConditionStatus::False,
+            error.reason(),
+            error.to_string(),
+        )
+        .with_generation(lib.meta().generation),
     );
     status.observed_generation = lib.meta().generation;
     write_status(lib, ctx, status).await

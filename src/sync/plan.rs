@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashSet};
 use kube::ResourceExt;
 
 use crate::api::{
-    CONDITION_READY, Condition, ConditionStatus, ContentLibraryItemStatus, ContentLibraryItemType, ContentLibraryRef,
-    FileInfo, set_condition,
+    CONDITION_READY, Condition, ConditionStatus, ContentLibraryItemStatus, ContentLibraryItemType,
+    ContentLibraryRef, FileInfo, set_condition,
 };
 use crate::kinds::ItemKind;
 use crate::source::ItemInfo;
@@ -58,11 +58,16 @@ pub fn desired_status(
         (false, message) => (
             ConditionStatus::True,
             "SecurityNotCompliant",
-            message.clone().unwrap_or_else(|| "the item failed a security check of its source".into()),
+            message
+                .clone()
+                .unwrap_or_else(|| "the item failed a security check of its source".into()),
         ),
         (true, _) => (ConditionStatus::True, "Synced", String::new()),
     };
-    set_condition(&mut conditions, Condition::new(CONDITION_READY, status, reason, message));
+    set_condition(
+        &mut conditions,
+        Condition::new(CONDITION_READY, status, reason, message),
+    );
     let mut status = ContentLibraryItemStatus {
         name: Some(info.name.clone()),
         content_library_ref: Some(library.clone()),
@@ -77,7 +82,11 @@ pub fn desired_status(
         file_info: info
             .files
             .iter()
-            .map(|f| FileInfo { name: f.name.clone(), size: i64::try_from(f.size).unwrap_or(i64::MAX), cached: f.cached })
+            .map(|f| FileInfo {
+                name: f.name.clone(),
+                size: i64::try_from(f.size).unwrap_or(i64::MAX),
+                cached: f.cached,
+            })
             .collect(),
         creation_time: info.creation_time.map(crate::api::format_time),
         last_modified_time: info.last_modified_time.map(crate::api::format_time),
@@ -86,7 +95,12 @@ pub fn desired_status(
     };
     // lastSyncTime says when the resource last took in a change from its library.
     status.last_sync_time = match previous {
-        Some(p) if ContentLibraryItemStatus { last_sync_time: p.last_sync_time.clone(), ..status.clone() } == ours(p) => {
+        Some(p)
+            if ContentLibraryItemStatus {
+                last_sync_time: p.last_sync_time.clone(),
+                ..status.clone()
+            } == ours(p) =>
+        {
             p.last_sync_time.clone()
         }
         _ => Some(now.to_string()),
@@ -95,12 +109,20 @@ pub fn desired_status(
 }
 
 fn sync_conditions(status: &ContentLibraryItemStatus) -> Vec<Condition> {
-    status.conditions.iter().filter(|c| c.type_ == CONDITION_READY).cloned().collect()
+    status
+        .conditions
+        .iter()
+        .filter(|c| c.type_ == CONDITION_READY)
+        .cloned()
+        .collect()
 }
 
 /// The part of an item status the sync writes.
 fn ours(status: &ContentLibraryItemStatus) -> ContentLibraryItemStatus {
-    ContentLibraryItemStatus { conditions: sync_conditions(status), ..status.clone() }
+    ContentLibraryItemStatus {
+        conditions: sync_conditions(status),
+        ..status.clone()
+    }
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -111,15 +133,26 @@ fn non_empty(s: &str) -> Option<String> {
 pub fn item_labels(library: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (crate::kinds::LABEL_LIBRARY.to_string(), library.to_string()),
-        (crate::kinds::LABEL_MANAGED_BY.to_string(), crate::kinds::MANAGED_BY.to_string()),
+        (
+            crate::kinds::LABEL_MANAGED_BY.to_string(),
+            crate::kinds::MANAGED_BY.to_string(),
+        ),
     ])
 }
 
 /// Whether an existing item resource already has the labels and owner we want.
-fn object_is_current<I: ItemKind>(existing: &I, uuid: &str, library: &str, owner_uid: Option<&str>) -> bool {
+fn object_is_current<I: ItemKind>(
+    existing: &I,
+    uuid: &str,
+    library: &str,
+    owner_uid: Option<&str>,
+) -> bool {
     let labels = existing.labels();
-    let labelled = item_labels(library).iter().all(|(k, v)| labels.get(k) == Some(v));
-    let owned = owner_uid.is_none_or(|uid| existing.owner_references().iter().any(|o| o.uid == uid));
+    let labelled = item_labels(library)
+        .iter()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let owned =
+        owner_uid.is_none_or(|uid| existing.owner_references().iter().any(|o| o.uid == uid));
     labelled && owned && existing.uuid() == uuid
 }
 
@@ -132,12 +165,18 @@ pub fn plan<I: ItemKind>(
     owner_uid: Option<&str>,
     now: &str,
 ) -> SyncPlan {
-    let by_name: BTreeMap<String, &I> = existing.iter().map(|i| (i.name_any(), i.as_ref())).collect();
+    let by_name: BTreeMap<String, &I> = existing
+        .iter()
+        .map(|i| (i.name_any(), i.as_ref()))
+        .collect();
     let mut plan = SyncPlan::default();
     let mut wanted = HashSet::new();
     for info in listing {
         let Some(type_) = item_type(&info.item_type) else {
-            plan.skipped.push((info.name.clone(), format!("type {:?} makes no image", info.item_type)));
+            plan.skipped.push((
+                info.name.clone(),
+                format!("type {:?} makes no image", info.item_type),
+            ));
             continue;
         };
         let name = match vmi_id::item_name(&info.id) {
@@ -148,19 +187,38 @@ pub fn plan<I: ItemKind>(
             }
         };
         if !wanted.insert(name.clone()) {
-            plan.skipped.push((info.name.clone(), format!("duplicate item id {}", info.id)));
+            plan.skipped
+                .push((info.name.clone(), format!("duplicate item id {}", info.id)));
             continue;
         }
         let current = by_name.get(&name).copied();
-        let status = desired_status(info, type_, library, current.and_then(|c| c.item_status()), now);
-        let write_object = !current.is_some_and(|c| object_is_current(c, &info.id, &library.name, owner_uid));
-        if !write_object && current.and_then(|c| c.item_status()).map(ours).as_ref() == Some(&status) {
+        let status = desired_status(
+            info,
+            type_,
+            library,
+            current.and_then(|c| c.item_status()),
+            now,
+        );
+        let write_object =
+            !current.is_some_and(|c| object_is_current(c, &info.id, &library.name, owner_uid));
+        if !write_object
+            && current.and_then(|c| c.item_status()).map(ours).as_ref() == Some(&status)
+        {
             plan.unchanged += 1;
             continue;
         }
-        plan.apply.push(DesiredItem { name, uuid: info.id.clone(), status, write_object });
+        plan.apply.push(DesiredItem {
+            name,
+            uuid: info.id.clone(),
+            status,
+            write_object,
+        });
     }
-    plan.delete = by_name.keys().filter(|n| !wanted.contains(*n)).cloned().collect();
+    plan.delete = by_name
+        .keys()
+        .filter(|n| !wanted.contains(*n))
+        .cloned()
+        .collect();
     plan
 }
 
@@ -184,7 +242,10 @@ mod tests {
     }
 
     fn lib() -> ContentLibraryRef {
-        ContentLibraryRef { name: "lib".into(), namespace: Some("ns".into()) }
+        ContentLibraryRef {
+            name: "lib".into(),
+            namespace: Some("ns".into()),
+        }
     }
 
     fn existing_from(plan: &SyncPlan) -> Vec<Arc<ContentLibraryItem>> {
@@ -196,7 +257,11 @@ mod tests {
                     labels: Some(item_labels("lib")),
                     ..Default::default()
                 };
-                Arc::new(ContentLibraryItem::new_item(meta, &d.uuid, Some(d.status.clone())))
+                Arc::new(ContentLibraryItem::new_item(
+                    meta,
+                    &d.uuid,
+                    Some(d.status.clone()),
+                ))
             })
             .collect()
     }
@@ -231,7 +296,13 @@ mod tests {
 
     #[test]
     fn items_gone_from_the_listing_are_deleted() {
-        let first = plan::<ContentLibraryItem>(&[info(A, "a", "1"), info(B, "b", "1")], &[], &lib(), None, "t");
+        let first = plan::<ContentLibraryItem>(
+            &[info(A, "a", "1"), info(B, "b", "1")],
+            &[],
+            &lib(),
+            None,
+            "t",
+        );
         let existing = existing_from(&first);
         let second = plan(&[info(B, "b", "1")], &existing, &lib(), None, "t");
         assert_eq!(second.delete, vec!["clitem-0a0044d7c690bcbea".to_string()]);
@@ -241,7 +312,12 @@ mod tests {
     fn unsupported_types_malformed_ids_and_duplicates_are_skipped() {
         let mut template = info(A, "vm", "1");
         template.item_type = "vm-template".into();
-        let listing = vec![template, info("not-a-uuid", "bad", "1"), info(B, "b", "1"), info(B, "b again", "1")];
+        let listing = vec![
+            template,
+            info("not-a-uuid", "bad", "1"),
+            info(B, "b", "1"),
+            info(B, "b again", "1"),
+        ];
         let p = plan::<ContentLibraryItem>(&listing, &[], &lib(), None, "t");
         assert_eq!(p.apply.len(), 1);
         assert_eq!(p.skipped.len(), 3);

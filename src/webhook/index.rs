@@ -113,7 +113,9 @@ impl ImageInfo {
                 ImageKind::ClusterVirtualMachineImage => None,
             },
             name: name.to_string(),
-            display_name: status.and_then(|s| s.name.clone()).filter(|n| !n.is_empty()),
+            display_name: status
+                .and_then(|s| s.name.clone())
+                .filter(|n| !n.is_empty()),
             ready,
             not_ready_detail,
             capabilities: status.map(|s| s.capabilities.clone()).unwrap_or_default(),
@@ -336,7 +338,10 @@ impl ImageIndex {
         );
         index.replace(
             ImageKind::ClusterVirtualMachineImage,
-            cvmis.into_iter().map(|o| ImageInfo::from_cvmi(&o)).collect(),
+            cvmis
+                .into_iter()
+                .map(|o| ImageInfo::from_cvmi(&o))
+                .collect(),
         );
         index.mark_synced(ImageKind::VirtualMachineImage);
         index.mark_synced(ImageKind::ClusterVirtualMachineImage);
@@ -354,7 +359,12 @@ impl ImageIndex {
             let index = index.clone();
             async move {
                 futures::future::join(
-                    run_watch(vmis, index.clone(), ImageKind::VirtualMachineImage, ImageInfo::from_vmi),
+                    run_watch(
+                        vmis,
+                        index.clone(),
+                        ImageKind::VirtualMachineImage,
+                        ImageInfo::from_vmi,
+                    ),
                     run_watch(
                         cvmis,
                         index,
@@ -421,13 +431,21 @@ impl ImageIndex {
     /// index updates).
     pub fn read(&self) -> IndexView<'_> {
         IndexView {
-            state: self.inner.state.read().unwrap_or_else(PoisonError::into_inner),
+            state: self
+                .inner
+                .state
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
         }
     }
 
     /// Number of (namespaced, cluster) images.
     pub fn len(&self) -> (usize, usize) {
-        let state = self.inner.state.read().unwrap_or_else(PoisonError::into_inner);
+        let state = self
+            .inner
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let vmis = state.namespaces.values().map(|s| s.by_name.len()).sum();
         (vmis, state.cluster.by_name.len())
     }
@@ -437,7 +455,10 @@ impl ImageIndex {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.inner.state.write().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -529,7 +550,11 @@ mod tests {
     use crate::api::{Condition, ConditionStatus, VirtualMachineImageSpec};
 
     fn status(display: &str, ready: bool) -> VirtualMachineImageStatus {
-        let st = if ready { ConditionStatus::True } else { ConditionStatus::False };
+        let st = if ready {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        };
         VirtualMachineImageStatus {
             name: Some(display.to_string()),
             conditions: vec![Condition::new("Ready", st, "Test", "")],
@@ -554,16 +579,32 @@ mod tests {
         assert!(index.is_synced());
         {
             let view = index.read();
-            assert_eq!(names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")), ["vmi-1"]);
-            assert!(view.get(ImageKind::VirtualMachineImage, "a", "vmi-1").is_some());
-            assert!(view.get(ImageKind::VirtualMachineImage, "b", "vmi-1").is_none());
-            assert!(view.get(ImageKind::ClusterVirtualMachineImage, "a", "vmi-1").is_none());
+            assert_eq!(
+                names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")),
+                ["vmi-1"]
+            );
+            assert!(
+                view.get(ImageKind::VirtualMachineImage, "a", "vmi-1")
+                    .is_some()
+            );
+            assert!(
+                view.get(ImageKind::VirtualMachineImage, "b", "vmi-1")
+                    .is_none()
+            );
+            assert!(
+                view.get(ImageKind::ClusterVirtualMachineImage, "a", "vmi-1")
+                    .is_none()
+            );
         }
 
         // Add a second one with the same display name.
         index.apply_vmi(&vmi("a", "vmi-2", "Photon"));
         assert_eq!(
-            names(index.read().by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")),
+            names(
+                index
+                    .read()
+                    .by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")
+            ),
             ["vmi-1", "vmi-2"]
         );
 
@@ -571,8 +612,14 @@ mod tests {
         index.apply_vmi(&vmi("a", "vmi-1", "Photon 5"));
         {
             let view = index.read();
-            assert_eq!(names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")), ["vmi-2"]);
-            assert_eq!(names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon 5")), ["vmi-1"]);
+            assert_eq!(
+                names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")),
+                ["vmi-2"]
+            );
+            assert_eq!(
+                names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon 5")),
+                ["vmi-1"]
+            );
         }
 
         // Update without a display change keeps one entry and takes the new status.
@@ -584,37 +631,76 @@ mod tests {
             let hits = view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon");
             assert_eq!(hits.len(), 1);
             assert!(!hits[0].ready);
-            assert!(hits[0].not_ready_detail.contains("Ready=False"), "{}", hits[0].not_ready_detail);
+            assert!(
+                hits[0].not_ready_detail.contains("Ready=False"),
+                "{}",
+                hits[0].not_ready_detail
+            );
         }
 
         // Losing the display name removes it from the display index only.
         let mut nameless = vmi("a", "vmi-2", "");
         nameless.status.as_mut().unwrap().name = None;
         index.apply_vmi(&nameless);
-        assert!(index.read().by_display_name(ImageKind::VirtualMachineImage, "a", "Photon").is_empty());
-        assert!(index.read().get(ImageKind::VirtualMachineImage, "a", "vmi-2").is_some());
+        assert!(
+            index
+                .read()
+                .by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")
+                .is_empty()
+        );
+        assert!(
+            index
+                .read()
+                .get(ImageKind::VirtualMachineImage, "a", "vmi-2")
+                .is_some()
+        );
 
         // Delete.
         index.remove(ImageKind::VirtualMachineImage, Some("a"), "vmi-1");
         index.remove(ImageKind::VirtualMachineImage, Some("a"), "vmi-2");
         index.remove(ImageKind::VirtualMachineImage, Some("a"), "vmi-absent");
-        assert!(index.read().by_display_name(ImageKind::VirtualMachineImage, "a", "Photon 5").is_empty());
+        assert!(
+            index
+                .read()
+                .by_display_name(ImageKind::VirtualMachineImage, "a", "Photon 5")
+                .is_empty()
+        );
         assert!(index.is_empty());
-        assert!(index.inner.state.read().unwrap().namespaces.is_empty(), "empty namespaces are dropped");
+        assert!(
+            index.inner.state.read().unwrap().namespaces.is_empty(),
+            "empty namespaces are dropped"
+        );
     }
 
     #[test]
     fn scopes_are_separate() {
         let mut c = ClusterVirtualMachineImage::new("vmi-c", Default::default());
         c.status = Some(status("Photon", true));
-        let index = ImageIndex::from_objects([vmi("a", "vmi-a", "Photon"), vmi("b", "vmi-b", "Photon")], [c]);
+        let index = ImageIndex::from_objects(
+            [vmi("a", "vmi-a", "Photon"), vmi("b", "vmi-b", "Photon")],
+            [c],
+        );
         let view = index.read();
-        assert_eq!(names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")), ["vmi-a"]);
-        assert_eq!(names(view.by_display_name(ImageKind::VirtualMachineImage, "b", "Photon")), ["vmi-b"]);
-        assert!(view.by_display_name(ImageKind::VirtualMachineImage, "c", "Photon").is_empty());
+        assert_eq!(
+            names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")),
+            ["vmi-a"]
+        );
+        assert_eq!(
+            names(view.by_display_name(ImageKind::VirtualMachineImage, "b", "Photon")),
+            ["vmi-b"]
+        );
+        assert!(
+            view.by_display_name(ImageKind::VirtualMachineImage, "c", "Photon")
+                .is_empty()
+        );
         // Cluster lookups ignore the namespace.
-        assert_eq!(names(view.by_display_name(ImageKind::ClusterVirtualMachineImage, "zzz", "Photon")), ["vmi-c"]);
-        let c = view.get(ImageKind::ClusterVirtualMachineImage, "", "vmi-c").unwrap();
+        assert_eq!(
+            names(view.by_display_name(ImageKind::ClusterVirtualMachineImage, "zzz", "Photon")),
+            ["vmi-c"]
+        );
+        let c = view
+            .get(ImageKind::ClusterVirtualMachineImage, "", "vmi-c")
+            .unwrap();
         assert_eq!(c.namespace, None);
         assert_eq!(c.reference(), "ClusterVirtualMachineImage/vmi-c");
         assert_eq!(index.len(), (2, 1));
@@ -622,12 +708,25 @@ mod tests {
 
     #[test]
     fn replace_drops_what_a_relist_no_longer_has() {
-        let index = ImageIndex::from_objects([vmi("a", "vmi-1", "One"), vmi("b", "vmi-2", "Two")], []);
-        index.replace(ImageKind::VirtualMachineImage, vec![ImageInfo::from_vmi(&vmi("b", "vmi-3", "Three"))]);
+        let index =
+            ImageIndex::from_objects([vmi("a", "vmi-1", "One"), vmi("b", "vmi-2", "Two")], []);
+        index.replace(
+            ImageKind::VirtualMachineImage,
+            vec![ImageInfo::from_vmi(&vmi("b", "vmi-3", "Three"))],
+        );
         let view = index.read();
-        assert!(view.get(ImageKind::VirtualMachineImage, "a", "vmi-1").is_none());
-        assert!(view.by_display_name(ImageKind::VirtualMachineImage, "b", "Two").is_empty());
-        assert_eq!(names(view.by_display_name(ImageKind::VirtualMachineImage, "b", "Three")), ["vmi-3"]);
+        assert!(
+            view.get(ImageKind::VirtualMachineImage, "a", "vmi-1")
+                .is_none()
+        );
+        assert!(
+            view.by_display_name(ImageKind::VirtualMachineImage, "b", "Two")
+                .is_empty()
+        );
+        assert_eq!(
+            names(view.by_display_name(ImageKind::VirtualMachineImage, "b", "Three")),
+            ["vmi-3"]
+        );
     }
 
     #[test]
@@ -661,20 +760,26 @@ mod tests {
 
     #[test]
     fn malformed_images_are_indexed_not_ready() {
-        let guard: DeserializeGuard<VirtualMachineImage> = serde_json::from_value(serde_json::json!({
-            "apiVersion": "vmoperator.vmware.com/v1alpha5",
-            "kind": "VirtualMachineImage",
-            "metadata": { "name": "vmi-bad", "namespace": "a" },
-            "spec": {},
-            "status": { "name": "Bad", "hardwareVersion": "not a number" }
-        }))
-        .unwrap();
+        let guard: DeserializeGuard<VirtualMachineImage> =
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "vmoperator.vmware.com/v1alpha5",
+                "kind": "VirtualMachineImage",
+                "metadata": { "name": "vmi-bad", "namespace": "a" },
+                "spec": {},
+                "status": { "name": "Bad", "hardwareVersion": "not a number" }
+            }))
+            .unwrap();
         let invalid = guard.0.expect_err("the status does not parse");
         let info = ImageInfo::invalid(ImageKind::VirtualMachineImage, &invalid);
         assert_eq!(info.name, "vmi-bad");
         assert_eq!(info.namespace.as_deref(), Some("a"));
         assert!(!info.ready);
-        assert!(info.not_ready_detail.starts_with("its object cannot be read"), "{}", info.not_ready_detail);
+        assert!(
+            info.not_ready_detail
+                .starts_with("its object cannot be read"),
+            "{}",
+            info.not_ready_detail
+        );
     }
 
     #[test]
@@ -685,10 +790,23 @@ mod tests {
         let mut st = status("X", false);
         st.conditions[0].reason = "VirtualMachineImageNotSynced".into();
         st.conditions[0].message = "download failed".into();
-        let info = ImageInfo::new(ImageKind::VirtualMachineImage, Some("a"), "vmi-x", Some(&st));
-        assert_eq!(info.not_ready_detail, "Ready=False, VirtualMachineImageNotSynced: download failed");
+        let info = ImageInfo::new(
+            ImageKind::VirtualMachineImage,
+            Some("a"),
+            "vmi-x",
+            Some(&st),
+        );
+        assert_eq!(
+            info.not_ready_detail,
+            "Ready=False, VirtualMachineImageNotSynced: download failed"
+        );
         st.conditions.clear();
-        let info = ImageInfo::new(ImageKind::VirtualMachineImage, Some("a"), "vmi-x", Some(&st));
+        let info = ImageInfo::new(
+            ImageKind::VirtualMachineImage,
+            Some("a"),
+            "vmi-x",
+            Some(&st),
+        );
         assert_eq!(info.not_ready_detail, "it has no Ready condition yet");
     }
 }

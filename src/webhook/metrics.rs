@@ -89,17 +89,25 @@ impl WebhookMetrics {
     }
 
     pub(crate) fn observe(&self, path: &'static str, result: &'static str, seconds: f64) {
-        self.requests.get_or_create(&RequestLabels { path, result }).inc();
-        self.latency.get_or_create(&PathLabels { path }).observe(seconds);
+        self.requests
+            .get_or_create(&RequestLabels { path, result })
+            .inc();
+        self.latency
+            .get_or_create(&PathLabels { path })
+            .observe(seconds);
     }
 
     pub(crate) fn denied(&self, path: &'static str, reason: &'static str) {
-        self.denials.get_or_create(&DenialLabels { path, reason }).inc();
+        self.denials
+            .get_or_create(&DenialLabels { path, reason })
+            .inc();
     }
 
     /// The count of requests of `path` that ended with `result` (for tests).
     pub fn requests(&self, path: &'static str, result: &'static str) -> u64 {
-        self.requests.get_or_create(&RequestLabels { path, result }).get()
+        self.requests
+            .get_or_create(&RequestLabels { path, result })
+            .get()
     }
 }
 
@@ -116,9 +124,18 @@ mod tests {
         metrics.denied("/mutate", "ImageNotFound");
         let mut text = String::new();
         encode(&mut text, &registry).unwrap();
-        assert!(text.contains("webhook_requests_total{path=\"/mutate\",result=\"patched\"} 1"), "{text}");
-        assert!(text.contains("webhook_denials_total{path=\"/mutate\",reason=\"ImageNotFound\"} 1"), "{text}");
-        assert!(text.contains("webhook_request_duration_seconds_count{path=\"/mutate\"} 1"), "{text}");
+        assert!(
+            text.contains("webhook_requests_total{path=\"/mutate\",result=\"patched\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("webhook_denials_total{path=\"/mutate\",reason=\"ImageNotFound\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("webhook_request_duration_seconds_count{path=\"/mutate\"} 1"),
+            "{text}"
+        );
         assert_eq!(metrics.requests("/mutate", result::PATCHED), 1);
     }
 }

@@ -19,7 +19,8 @@
 //! - any other `spec.imageName` is a display name: the `VirtualMachineImage`s of the VM's
 //!   namespace whose `status.name` equals it, or, when there is none, the
 //!   `ClusterVirtualMachineImage`s (namespace precedence, cluster fallback, as the VM Operator
-//!   documentation describes). Exactly one match: `spec.imageName` becomes its VMI ID and
+//!   documentation describes; VM Operator's own webhook code refuses a name found in both scopes,
+//!   this one lets the namespace win). Exactly one match: `spec.imageName` becomes its VMI ID and
 //!   `spec.image` points at it. Several matches in one scope: refused, naming the candidates.
 //!   None: refused with VM Operator's wording,
 //!   `no VM image exists for "Photon OS 5.0" in namespace or cluster scope`.
@@ -52,11 +53,23 @@
 //! ambiguous one, or `spec.imageName` contradicting `spec.image` is still refused, because no
 //! correct `spec.image` could be written.
 //!
-//! # Readiness
+//! # Serving
+//!
+//! HTTPS only (rustls with the process's crypto provider, ring by default), HTTP/1.1 and h2.
+//! The certificate and key files are polled every [`server::RELOAD_INTERVAL`] and swapped in
+//! when they changed and load (cert-manager rotation); a half-written pair keeps the old one.
+//! Request bodies are limited to 3 MiB, requests to 10 s, header reads to 10 s. Refusals are
+//! answered like VM Operator's (403 Forbidden with the message), so kubectl prints
+//! `Error from server (Forbidden): ... admission webhook "..." denied the request: <message>`;
+//! the JSON patch is sent base64-encoded with `patchType: JSONPatch`.
 //!
 //! Until both watchers have listed their images once, `/readyz` answers 503 and admission
 //! requests get HTTP 503 (so the webhook configuration's `failurePolicy` decides), never an
-//! answer from a partial index.
+//! answer from a partial index. `/livez` answers 200 while the server runs.
+//!
+//! Metrics ([`WebhookMetrics`]): `webhook_requests_total{path,result}` (result: allowed,
+//! patched, denied, error), `webhook_denials_total{path,reason}` (reason: [`Refusal::reason`]),
+//! `webhook_request_duration_seconds{path}`.
 
 pub mod index;
 pub mod metrics;

@@ -54,10 +54,15 @@ impl VmImageFields {
     /// Reads the fields from an object as sent to the webhook. Lenient: the mutating webhook runs
     /// before schema validation, so a field of the wrong type is read as absent and left for the
     /// schema to refuse with its usual message.
-    pub fn from_object(metadata_annotations: Option<&BTreeMap<String, String>>, data: &Value) -> Self {
+    pub fn from_object(
+        metadata_annotations: Option<&BTreeMap<String, String>>,
+        data: &Value,
+    ) -> Self {
         let spec = data.get("spec");
         let str_at = |v: Option<&Value>, key: &str| {
-            v.and_then(|v| v.get(key)).and_then(Value::as_str).map(str::to_string)
+            v.and_then(|v| v.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_string)
         };
         let image = spec
             .and_then(|s| s.get("image"))
@@ -142,15 +147,27 @@ pub enum Refusal {
         "multiple VM images exist for {name:?} in {scope} scope: {}; set spec.imageName to the name of one of them",
         .candidates.join(", ")
     )]
-    Ambiguous { name: String, scope: &'static str, candidates: Vec<String> },
+    Ambiguous {
+        name: String,
+        scope: &'static str,
+        candidates: Vec<String>,
+    },
     /// `spec.imageName` resolves to another image than `spec.image`.
     #[error(
         "spec.imageName: {NOT_SAME_RESOURCE} (spec.imageName {image_name:?} is {resolved}, spec.image is {given})"
     )]
-    Mismatch { image_name: String, resolved: String, given: String },
+    Mismatch {
+        image_name: String,
+        resolved: String,
+        given: String,
+    },
     /// `spec.image` names an image that does not exist.
     #[error("spec.image: {kind} {name:?} does not exist{}", in_namespace(.namespace))]
-    ImageRefNotFound { kind: ImageKind, name: String, namespace: Option<String> },
+    ImageRefNotFound {
+        kind: ImageKind,
+        name: String,
+        namespace: Option<String>,
+    },
     /// `spec.image.kind` is neither image kind.
     #[error("spec.image.kind: Unsupported value: {0:?}: {SUPPORTED_KINDS}")]
     UnsupportedKind(String),
@@ -162,7 +179,11 @@ pub enum Refusal {
         "{} is not ready: {detail}; set the annotation {ANNOTATION_SKIP_IMAGE_CHECKS}: \"true\" to create the VM anyway",
         describe(.image, .display_name)
     )]
-    NotReady { image: String, display_name: Option<String>, detail: String },
+    NotReady {
+        image: String,
+        display_name: Option<String>,
+        detail: String,
+    },
     /// The image lacks capabilities the VM needs.
     #[error(
         "{} lacks capabilit{} {}{}; set the annotation {ANNOTATION_SKIP_IMAGE_CHECKS}: \"true\" to create the VM anyway",
@@ -180,7 +201,9 @@ pub enum Refusal {
 }
 
 fn in_namespace(ns: &Option<String>) -> String {
-    ns.as_ref().map(|ns| format!(" in namespace {ns:?}")).unwrap_or_default()
+    ns.as_ref()
+        .map(|ns| format!(" in namespace {ns:?}"))
+        .unwrap_or_default()
 }
 
 fn describe(image: &str, display: &Option<String>) -> String {
@@ -216,7 +239,11 @@ impl Refusal {
 
 /// Resolves `name` like VM Operator: a `vmi-` name by resource name (namespace, then cluster);
 /// anything else by display name (namespace precedence, cluster fallback, unique per scope).
-pub fn resolve_name(view: &IndexView<'_>, namespace: &str, name: &str) -> Result<Arc<ImageInfo>, Refusal> {
+pub fn resolve_name(
+    view: &IndexView<'_>,
+    namespace: &str,
+    name: &str,
+) -> Result<Arc<ImageInfo>, Refusal> {
     if name.starts_with(IMAGE_PREFIX) {
         return view
             .get(ImageKind::VirtualMachineImage, namespace, name)
@@ -243,6 +270,9 @@ pub fn resolve_name(view: &IndexView<'_>, namespace: &str, name: &str) -> Result
     Err(Refusal::NotFound(name.to_string()))
 }
 
+/// An image and the patch operations that make the VM's fields name it fully.
+type Target = (Arc<ImageInfo>, Vec<PatchOperation>);
+
 /// The image a VM refers to, and the patch operations that make its fields name it fully.
 /// `Ok(None)`: the VM names no image, or (with the skip annotation) one that does not exist.
 fn target(
@@ -250,7 +280,7 @@ fn target(
     namespace: &str,
     vm: &VmImageFields,
     warnings: &mut Vec<String>,
-) -> Result<Option<(Arc<ImageInfo>, Vec<PatchOperation>)>, Refusal> {
+) -> Result<Option<Target>, Refusal> {
     let mut ops = Vec::new();
     if let Some(image_name) = &vm.image_name {
         let found = resolve_name(view, namespace, image_name)?;
@@ -290,7 +320,8 @@ fn target(
         ops.push(add("/spec/image", image_ref_json(&found)));
         return Ok(Some((found, ops)));
     }
-    let kind = ImageKind::parse(&given.kind).ok_or_else(|| Refusal::UnsupportedKind(given.kind.clone()))?;
+    let kind = ImageKind::parse(&given.kind)
+        .ok_or_else(|| Refusal::UnsupportedKind(given.kind.clone()))?;
     match view.get(kind, namespace, &given.name) {
         Some(found) => Ok(Some((Arc::clone(found), ops))),
         None => {
@@ -364,7 +395,10 @@ fn requirements(vm: &VmImageFields, image: &ImageInfo) -> Vec<(String, Requireme
         && declares_capabilities
         && !required.iter().any(|(c, _)| c == CAPABILITY_CLOUD_INIT)
     {
-        required.push((CAPABILITY_CLOUD_INIT.to_string(), Requirement::CloudInitBootstrap));
+        required.push((
+            CAPABILITY_CLOUD_INIT.to_string(),
+            Requirement::CloudInitBootstrap,
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     required.retain(|(c, _)| seen.insert(c.clone()));
@@ -384,7 +418,10 @@ pub fn validate(
     }
     let mut warnings = Vec::new();
     let Some((image, _)) = target(view, namespace, vm, &mut warnings)? else {
-        return Ok(Admit { patch: Vec::new(), warnings });
+        return Ok(Admit {
+            patch: Vec::new(),
+            warnings,
+        });
     };
 
     let mut problems = Vec::new();
@@ -412,7 +449,10 @@ pub fn validate(
     } else if let Some(first) = problems.into_iter().next() {
         return Err(first);
     }
-    Ok(Admit { patch: Vec::new(), warnings })
+    Ok(Admit {
+        patch: Vec::new(),
+        warnings,
+    })
 }
 
 #[cfg(test)]
@@ -427,7 +467,11 @@ mod tests {
     const NS: &str = "team-a";
 
     fn status(display: &str, ready: bool, caps: &[&str]) -> VirtualMachineImageStatus {
-        let st = if ready { ConditionStatus::True } else { ConditionStatus::False };
+        let st = if ready {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        };
         VirtualMachineImageStatus {
             name: Some(display.into()),
             capabilities: caps.iter().map(|c| c.to_string()).collect(),
@@ -462,9 +506,17 @@ mod tests {
                 vmi(NS, "vmi-1111111111111111b", "Dup"),
                 vmi(NS, "vmi-2222222222222222a", "Shared"),
                 vmi("team-b", "vmi-3333333333333333a", "Photon OS 5.0"),
-                vmi_with(NS, "vmi-4444444444444444a", status("Broken", false, &["cloud-init"])),
+                vmi_with(
+                    NS,
+                    "vmi-4444444444444444a",
+                    status("Broken", false, &["cloud-init"]),
+                ),
                 vmi_with(NS, "vmi-5555555555555555a", status("Plain", true, &[])),
-                vmi_with(NS, "vmi-6666666666666666a", status("GPU", true, &["nvidia-gpu"])),
+                vmi_with(
+                    NS,
+                    "vmi-6666666666666666a",
+                    status("GPU", true, &["nvidia-gpu"]),
+                ),
             ],
             [
                 cvmi("vmi-2222222222222222c", "Shared"),
@@ -478,7 +530,10 @@ mod tests {
     fn vm(image_name: Option<&str>, image: Option<(&str, &str)>) -> VmImageFields {
         VmImageFields {
             image_name: image_name.map(str::to_string),
-            image: image.map(|(kind, name)| ImageRef { kind: kind.into(), name: name.into() }),
+            image: image.map(|(kind, name)| ImageRef {
+                kind: kind.into(),
+                name: name.into(),
+            }),
             ..Default::default()
         }
     }
@@ -500,7 +555,10 @@ mod tests {
         if let Some(p) = admit.json_patch() {
             json_patch::patch(&mut doc, &p).expect("patch applies");
         }
-        (doc["spec"]["imageName"].clone(), doc["spec"]["image"].clone())
+        (
+            doc["spec"]["imageName"].clone(),
+            doc["spec"]["image"].clone(),
+        )
     }
 
     fn mutate_create(vm: &VmImageFields) -> Result<Admit, Refusal> {
@@ -521,7 +579,10 @@ mod tests {
         let admit = mutate_create(&vm).unwrap();
         let (name, image) = patched(&admit, &vm);
         assert_eq!(name, json!("vmi-0a0044d7c690bcbea"));
-        assert_eq!(image, json!({ "kind": "VirtualMachineImage", "name": "vmi-0a0044d7c690bcbea" }));
+        assert_eq!(
+            image,
+            json!({ "kind": "VirtualMachineImage", "name": "vmi-0a0044d7c690bcbea" })
+        );
         assert!(admit.warnings.is_empty());
     }
 
@@ -538,7 +599,10 @@ mod tests {
         let vm = vm(Some("Ubuntu 24.04"), None);
         let (name, image) = patched(&mutate_create(&vm).unwrap(), &vm);
         assert_eq!(name, json!("vmi-7777777777777777c"));
-        assert_eq!(image, json!({ "kind": "ClusterVirtualMachineImage", "name": "vmi-7777777777777777c" }));
+        assert_eq!(
+            image,
+            json!({ "kind": "ClusterVirtualMachineImage", "name": "vmi-7777777777777777c" })
+        );
         // Another namespace does not see team-a's images, but does see the cluster's.
         let index = index();
         let view = index.read();
@@ -581,7 +645,9 @@ mod tests {
         assert_eq!(image["kind"], "ClusterVirtualMachineImage");
         // A vmi- name is never taken as a display name.
         assert_eq!(
-            mutate_create(&vm_named("vmi-doesnotexist")).unwrap_err().to_string(),
+            mutate_create(&vm_named("vmi-doesnotexist"))
+                .unwrap_err()
+                .to_string(),
             "no VM image exists for \"vmi-doesnotexist\" in namespace or cluster scope"
         );
     }
@@ -589,35 +655,64 @@ mod tests {
     #[test]
     fn missing_image_uses_vm_operators_wording() {
         let err = mutate_create(&vm_named("Photon OS 6.0")).unwrap_err();
-        assert_eq!(err.to_string(), "no VM image exists for \"Photon OS 6.0\" in namespace or cluster scope");
+        assert_eq!(
+            err.to_string(),
+            "no VM image exists for \"Photon OS 6.0\" in namespace or cluster scope"
+        );
         assert_eq!(err.reason(), "ImageNotFound");
         // The override does not make a name resolvable.
-        let vm = with_annotation(vm_named("Photon OS 6.0"), ANNOTATION_SKIP_IMAGE_CHECKS, "true");
+        let vm = with_annotation(
+            vm_named("Photon OS 6.0"),
+            ANNOTATION_SKIP_IMAGE_CHECKS,
+            "true",
+        );
         assert!(mutate_create(&vm).is_err());
     }
 
     #[test]
     fn spec_image_must_agree_with_image_name() {
-        let same = vm(Some("Photon OS 5.0"), Some(("VirtualMachineImage", "vmi-0a0044d7c690bcbea")));
+        let same = vm(
+            Some("Photon OS 5.0"),
+            Some(("VirtualMachineImage", "vmi-0a0044d7c690bcbea")),
+        );
         let admit = mutate_create(&same).unwrap();
         let (name, _) = patched(&admit, &same);
         assert_eq!(name, json!("vmi-0a0044d7c690bcbea"));
         assert_eq!(admit.patch.len(), 1, "spec.image is already right");
 
-        let other = vm(Some("Photon OS 5.0"), Some(("VirtualMachineImage", "vmi-2222222222222222a")));
+        let other = vm(
+            Some("Photon OS 5.0"),
+            Some(("VirtualMachineImage", "vmi-2222222222222222a")),
+        );
         let err = mutate_create(&other).unwrap_err();
         assert_eq!(err.reason(), "ImageNameMismatch");
-        assert!(err.to_string().starts_with("spec.imageName: must refer to the same resource as spec.image"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("spec.imageName: must refer to the same resource as spec.image"),
+            "{err}"
+        );
         // Same name, other kind.
-        let kind = vm(Some("Shared"), Some(("ClusterVirtualMachineImage", "vmi-2222222222222222a")));
-        assert_eq!(mutate_create(&kind).unwrap_err().reason(), "ImageNameMismatch");
+        let kind = vm(
+            Some("Shared"),
+            Some(("ClusterVirtualMachineImage", "vmi-2222222222222222a")),
+        );
+        assert_eq!(
+            mutate_create(&kind).unwrap_err().reason(),
+            "ImageNameMismatch"
+        );
         // Validation checks it too (when the mutating webhook is not installed).
-        assert_eq!(validate_create(&other).unwrap_err().reason(), "ImageNameMismatch");
+        assert_eq!(
+            validate_create(&other).unwrap_err().reason(),
+            "ImageNameMismatch"
+        );
     }
 
     #[test]
     fn spec_image_alone_must_exist() {
-        let ok = vm(None, Some(("ClusterVirtualMachineImage", "vmi-7777777777777777c")));
+        let ok = vm(
+            None,
+            Some(("ClusterVirtualMachineImage", "vmi-7777777777777777c")),
+        );
         assert_eq!(mutate_create(&ok).unwrap(), Admit::default());
         // A namespaced kind is looked up in the VM's namespace only.
         let wrong_ns = vm(None, Some(("VirtualMachineImage", "vmi-3333333333333333a")));
@@ -625,26 +720,39 @@ mod tests {
             mutate_create(&wrong_ns).unwrap_err().to_string(),
             "spec.image: VirtualMachineImage \"vmi-3333333333333333a\" does not exist in namespace \"team-a\""
         );
-        let wrong_kind = vm(None, Some(("ClusterVirtualMachineImage", "vmi-0a0044d7c690bcbea")));
+        let wrong_kind = vm(
+            None,
+            Some(("ClusterVirtualMachineImage", "vmi-0a0044d7c690bcbea")),
+        );
         assert_eq!(
             mutate_create(&wrong_kind).unwrap_err().to_string(),
             "spec.image: ClusterVirtualMachineImage \"vmi-0a0044d7c690bcbea\" does not exist"
         );
         let bad_kind = vm(None, Some(("Pod", "x")));
-        assert_eq!(mutate_create(&bad_kind).unwrap_err().reason(), "ImageKindUnsupported");
+        assert_eq!(
+            mutate_create(&bad_kind).unwrap_err().reason(),
+            "ImageKindUnsupported"
+        );
         // The override admits a missing image, with a warning.
         let skipped = with_annotation(wrong_ns, ANNOTATION_SKIP_IMAGE_CHECKS, "true");
         let admit = mutate_create(&skipped).unwrap();
         assert!(admit.patch.is_empty());
         assert_eq!(admit.warnings.len(), 1);
-        assert!(admit.warnings[0].contains("does not exist"), "{:?}", admit.warnings);
+        assert!(
+            admit.warnings[0].contains("does not exist"),
+            "{:?}",
+            admit.warnings
+        );
     }
 
     #[test]
     fn kindless_spec_image_gets_its_kind() {
         let vm = vm(None, Some(("", "vmi-7777777777777777c")));
         let (_, image) = patched(&mutate_create(&vm).unwrap(), &vm);
-        assert_eq!(image, json!({ "kind": "ClusterVirtualMachineImage", "name": "vmi-7777777777777777c" }));
+        assert_eq!(
+            image,
+            json!({ "kind": "ClusterVirtualMachineImage", "name": "vmi-7777777777777777c" })
+        );
     }
 
     #[test]
@@ -658,16 +766,36 @@ mod tests {
         let index = ImageIndex::from_objects([], []);
         let view = index.read();
         // The image of an existing VM was deleted; a label or status change still goes through.
-        let stored = vm(Some("vmi-0a0044d7c690bcbea"), Some(("VirtualMachineImage", "vmi-0a0044d7c690bcbea")));
+        let stored = vm(
+            Some("vmi-0a0044d7c690bcbea"),
+            Some(("VirtualMachineImage", "vmi-0a0044d7c690bcbea")),
+        );
         let mut relabelled = stored.clone();
         relabelled.annotations.insert("x".into(), "y".into());
-        assert_eq!(mutate(&view, NS, &relabelled, Some(&stored)).unwrap(), Admit::default());
-        assert_eq!(validate(&view, NS, &relabelled, Some(&stored)).unwrap(), Admit::default());
+        assert_eq!(
+            mutate(&view, NS, &relabelled, Some(&stored)).unwrap(),
+            Admit::default()
+        );
+        assert_eq!(
+            validate(&view, NS, &relabelled, Some(&stored)).unwrap(),
+            Admit::default()
+        );
         // Clearing the image fields is not checked either.
-        assert_eq!(mutate(&view, NS, &vm(None, None), Some(&stored)).unwrap(), Admit::default());
+        assert_eq!(
+            mutate(&view, NS, &vm(None, None), Some(&stored)).unwrap(),
+            Admit::default()
+        );
         // Changing them is.
-        let changed = vm(Some("Photon OS 5.0"), Some(("VirtualMachineImage", "vmi-0a0044d7c690bcbea")));
-        assert_eq!(mutate(&view, NS, &changed, Some(&stored)).unwrap_err().reason(), "ImageNotFound");
+        let changed = vm(
+            Some("Photon OS 5.0"),
+            Some(("VirtualMachineImage", "vmi-0a0044d7c690bcbea")),
+        );
+        assert_eq!(
+            mutate(&view, NS, &changed, Some(&stored))
+                .unwrap_err()
+                .reason(),
+            "ImageNotFound"
+        );
 
         // Re-applying the display name the VM was created from writes the ID again.
         let index = super::tests::index();
@@ -688,14 +816,24 @@ mod tests {
         // Mutation alone does not check readiness.
         assert!(mutate_create(&vm_named("Broken")).is_ok());
         // After mutation (spec.image set) the same holds.
-        let mutated = vm(Some("vmi-4444444444444444a"), Some(("VirtualMachineImage", "vmi-4444444444444444a")));
-        assert_eq!(validate_create(&mutated).unwrap_err().reason(), "ImageNotReady");
+        let mutated = vm(
+            Some("vmi-4444444444444444a"),
+            Some(("VirtualMachineImage", "vmi-4444444444444444a")),
+        );
+        assert_eq!(
+            validate_create(&mutated).unwrap_err().reason(),
+            "ImageNotReady"
+        );
         assert!(validate_create(&vm_named("Photon OS 5.0")).is_ok());
     }
 
     #[test]
     fn missing_capabilities_are_refused_with_their_origin() {
-        let gpu = with_annotation(vm_named("Photon OS 5.0"), ANNOTATION_REQUIRED_CAPABILITIES, "nvidia-gpu, cloud-init");
+        let gpu = with_annotation(
+            vm_named("Photon OS 5.0"),
+            ANNOTATION_REQUIRED_CAPABILITIES,
+            "nvidia-gpu, cloud-init",
+        );
         let err = validate_create(&gpu).unwrap_err();
         assert_eq!(err.reason(), "ImageCapabilityMissing");
         assert_eq!(
@@ -704,7 +842,11 @@ mod tests {
              (required by annotation vmoperator.vmware.com/required-capabilities) (it has: cloud-init); \
              set the annotation vmoperator.vmware.com/skip-image-checks: \"true\" to create the VM anyway"
         );
-        let ok = with_annotation(vm_named("GPU"), ANNOTATION_REQUIRED_CAPABILITIES, "nvidia-gpu");
+        let ok = with_annotation(
+            vm_named("GPU"),
+            ANNOTATION_REQUIRED_CAPABILITIES,
+            "nvidia-gpu",
+        );
         assert!(validate_create(&ok).is_ok());
 
         // spec.bootstrap.cloudInit needs cloud-init, on images that declare capabilities.
@@ -714,7 +856,10 @@ mod tests {
         assert!(err.to_string().contains("lacks capability \"cloud-init\" (required by spec.bootstrap.cloudInit) (it has: nvidia-gpu)"), "{err}");
         let mut plain = vm_named("Plain");
         plain.cloud_init = true;
-        assert!(validate_create(&plain).is_ok(), "an image that declares nothing is not held to it");
+        assert!(
+            validate_create(&plain).is_ok(),
+            "an image that declares nothing is not held to it"
+        );
         // An explicit requirement holds for every image.
         let plain = with_annotation(plain, ANNOTATION_REQUIRED_CAPABILITIES, "cloud-init");
         let err = validate_create(&plain).unwrap_err();
@@ -750,7 +895,10 @@ mod tests {
                 ..Default::default()
             },
         );
-        vmo.spec.other.insert("bootstrap".into(), json!({ "cloudInit": { "cloudConfig": {} } }));
+        vmo.spec.other.insert(
+            "bootstrap".into(),
+            json!({ "cloudInit": { "cloudConfig": {} } }),
+        );
         let fields = VmImageFields::from_vm(&vmo);
         assert_eq!(fields.image_name.as_deref(), Some("Photon OS 5.0"));
         assert!(fields.cloud_init);
@@ -758,10 +906,19 @@ mod tests {
         let raw = json!({ "spec": { "imageName": "", "image": { "name": "vmi-x" }, "bootstrap": { "cloudInit": null } } });
         let fields = VmImageFields::from_object(None, &raw);
         assert_eq!(fields.image_name, None);
-        assert_eq!(fields.image, Some(ImageRef { kind: String::new(), name: "vmi-x".into() }));
+        assert_eq!(
+            fields.image,
+            Some(ImageRef {
+                kind: String::new(),
+                name: "vmi-x".into()
+            })
+        );
         assert!(!fields.cloud_init);
         // Wrong types are read as absent.
         let raw = json!({ "spec": { "imageName": 3, "image": "x" } });
-        assert_eq!(VmImageFields::from_object(None, &raw), VmImageFields::default());
+        assert_eq!(
+            VmImageFields::from_object(None, &raw),
+            VmImageFields::default()
+        );
     }
 }

@@ -106,7 +106,9 @@ pub struct File {
 
 /// `urn:uuid:E1968C25-...` -> `e1968c25-...`.
 pub fn strip_urn(id: &str) -> String {
-    id.strip_prefix("urn:uuid:").unwrap_or(id).to_ascii_lowercase()
+    id.strip_prefix("urn:uuid:")
+        .unwrap_or(id)
+        .to_ascii_lowercase()
 }
 
 /// Reads the timestamps seen in published libraries: VMware's minute format, RFC 3339, and
@@ -119,10 +121,14 @@ pub fn parse_created(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    ["%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|t| t.and_utc())
+    [
+        "%Y-%m-%dT%H:%MZ",
+        "%Y-%m-%dT%H:%M:%S%.fZ",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .map(|t| t.and_utc())
 }
 
 #[cfg(test)]
@@ -144,13 +150,19 @@ mod tests {
         let lib: Lib = serde_json::from_str(LIB).unwrap();
         assert_eq!(lib.items_href, "items.json");
         assert_eq!(strip_urn(&lib.id), "aa465152-4ed2-44f5-8fb0-4fac5e03016a");
-        assert_eq!(parse_created(&lib.created).unwrap().to_rfc3339(), "2022-08-07T20:14:00+00:00");
+        assert_eq!(
+            parse_created(&lib.created).unwrap().to_rfc3339(),
+            "2022-08-07T20:14:00+00:00"
+        );
         let items: Items = serde_json::from_str(ITEMS).unwrap();
         let item = &items.items[0];
         assert_eq!(strip_urn(&item.id), "5e7e0b5a-0000-4000-8000-000000000001");
         assert_eq!(item.content_version, None);
         assert_eq!(item.files.as_ref().unwrap()[0].hrefs, ["photon/photon.ovf"]);
-        assert!(item.extra.contains_key("metadata"), "unknown fields are kept");
+        assert!(
+            item.extra.contains_key("metadata"),
+            "unknown fields are kept"
+        );
         let again: Items = serde_json::from_str(&serde_json::to_string(&items).unwrap()).unwrap();
         assert_eq!(again, items);
     }

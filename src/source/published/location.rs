@@ -14,7 +14,9 @@ use percent_encoding::percent_decode_str;
 use reqwest::redirect::{Attempt, Policy};
 use url::Url;
 
-use crate::source::http::{self, DOWNLOAD_TIMEOUT, TlsOptions};
+use std::time::Duration;
+
+use crate::source::http::{self, DOWNLOAD_TIMEOUT, OVA_TIMEOUT, TlsOptions};
 use crate::source::{SourceError, ova};
 
 use super::format::LIB_FILE;
@@ -29,8 +31,13 @@ pub(crate) struct Location {
 }
 
 enum Transport {
-    File { root: PathBuf },
-    Http { client: reqwest::Client, auth: Option<(String, String)> },
+    File {
+        root: PathBuf,
+    },
+    Http {
+        client: reqwest::Client,
+        auth: Option<(String, String)>,
+    },
 }
 
 impl Location {
@@ -46,17 +53,28 @@ impl Location {
                 let (root, lib) = if is_dir {
                     (path.clone(), path.join(LIB_FILE))
                 } else {
-                    let root = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+                    let root = path
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| PathBuf::from("/"));
                     (root, path)
                 };
-                let lib_url = Url::from_file_path(&lib)
-                    .map_err(|()| SourceError::Config(format!("{} is not an absolute path", lib.display())))?;
-                Ok(Location { lib_url, transport: Transport::File { root } })
+                let lib_url = Url::from_file_path(&lib).map_err(|()| {
+                    SourceError::Config(format!("{} is not an absolute path", lib.display()))
+                })?;
+                Ok(Location {
+                    lib_url,
+                    transport: Transport::File { root },
+                })
             }
             "http" | "https" if url.host_str().is_some() => {
                 let auth = (!url.username().is_empty() || url.password().is_some()).then(|| {
-                    let user = percent_decode_str(url.username()).decode_utf8_lossy().into_owned();
-                    let pass = percent_decode_str(url.password().unwrap_or("")).decode_utf8_lossy().into_owned();
+                    let user = percent_decode_str(url.username())
+                        .decode_utf8_lossy()
+                        .into_owned();
+                    let pass = percent_decode_str(url.password().unwrap_or(""))
+                        .decode_utf8_lossy()
+                        .into_owned();
                     (user, pass)
                 });
                 let mut lib_url = url.clone();
@@ -64,10 +82,15 @@ impl Location {
                 let _ = lib_url.set_password(None);
                 lib_url.set_fragment(None);
                 if lib_url.path().ends_with('/') {
-                    lib_url = lib_url.join(LIB_FILE).expect("a file name joins any http URL");
+                    lib_url = lib_url
+                        .join(LIB_FILE)
+                        .expect("a file name joins any http URL");
                 }
                 let client = http::build_client(tls, Policy::custom(same_origin_redirects))?;
-                Ok(Location { lib_url, transport: Transport::Http { client, auth } })
+                Ok(Location {
+                    lib_url,
+                    transport: Transport::Http { client, auth },
+                })
             }
             _ => Err(SourceError::Config(format!(
                 "published library URL {} must be https://, http:// or file://",
@@ -82,7 +105,8 @@ impl Location {
 
     /// The URL an href of this library names, or why it may not be followed.
     pub(crate) fn resolve(&self, href: &str) -> Result<Url, SourceError> {
-        let refuse = |why: &str| SourceError::InvalidResponse(format!("refusing href {href:?}: {why}"));
+        let refuse =
+            |why: &str| SourceError::InvalidResponse(format!("refusing href {href:?}: {why}"));
         if href.is_empty() {
             return Err(refuse("empty"));
         }
@@ -97,9 +121,14 @@ impl Location {
             return Err(refuse("`..` leaves the library"));
         }
         let absolute = href.starts_with('/') || Url::parse(href).is_ok();
-        let url = self.lib_url.join(href).map_err(|e| refuse(&e.to_string()))?;
+        let url = self
+            .lib_url
+            .join(href)
+            .map_err(|e| refuse(&e.to_string()))?;
         match &self.transport {
-            Transport::File { .. } if absolute => Err(refuse("absolute hrefs are not followed in a file:// library")),
+            Transport::File { .. } if absolute => Err(refuse(
+                "absolute hrefs are not followed in a file:// library",
+            )),
             Transport::File { .. } => Ok(url),
             Transport::Http { .. } if http::same_origin(&url, &self.lib_url) => Ok(url),
             Transport::Http { .. } => Err(refuse("not on the library's origin")),
@@ -107,42 +136,70 @@ impl Location {
     }
 
     /// Reads a document or file of the library; `Ok(None)` when it does not exist.
-    pub(crate) async fn read(&self, url: &Url, limit: u64, what: &str) -> Result<Option<Vec<u8>>, SourceError> {
+    pub(crate) async fn read(
+        &self,
+        url: &Url,
+        limit: u64,
+        what: &str,
+    ) -> Result<Option<Vec<u8>>, SourceError> {
         match &self.transport {
             Transport::File { root } => {
-                let Some(path) = confined(root, url).await? else { return Ok(None) };
+                let Some(path) = confined(root, url).await? else {
+                    return Ok(None);
+                };
                 let what = what.to_string();
                 let shown = url.to_string();
                 tokio::task::spawn_blocking(move || read_file(&path, limit, &what, &shown))
                     .await
-                    .map_err(|e| SourceError::Unreachable { url: url.to_string(), message: e.to_string() })?
+                    .map_err(|e| SourceError::Unreachable {
+                        url: url.to_string(),
+                        message: e.to_string(),
+                    })?
                     .map(Some)
             }
             Transport::Http { .. } => {
-                let Some(resp) = self.get(url).await? else { return Ok(None) };
+                let Some(resp) = self.get(url, DOWNLOAD_TIMEOUT).await? else {
+                    return Ok(None);
+                };
                 http::read_limited(resp, limit, what).await.map(Some)
             }
         }
     }
 
     /// The descriptor inside an OVA of the library; `Ok(None)` when the OVA does not exist.
-    pub(crate) async fn ova_descriptor(&self, item: &str, url: &Url) -> Result<Option<Vec<u8>>, SourceError> {
+    pub(crate) async fn ova_descriptor(
+        &self,
+        item: &str,
+        url: &Url,
+    ) -> Result<Option<Vec<u8>>, SourceError> {
         match &self.transport {
             Transport::File { root } => {
-                let Some(path) = confined(root, url).await? else { return Ok(None) };
+                let Some(path) = confined(root, url).await? else {
+                    return Ok(None);
+                };
                 let file = std::fs::File::open(&path).map_err(|e| io_error(url.as_str(), e))?;
                 ova::descriptor_from_file(item, file).await.map(Some)
             }
             Transport::Http { .. } => {
-                let Some(resp) = self.get(url).await? else { return Ok(None) };
-                ova::descriptor_from_stream(item, resp.bytes_stream()).await.map(Some)
+                let Some(resp) = self.get(url, OVA_TIMEOUT).await? else {
+                    return Ok(None);
+                };
+                ova::descriptor_from_stream(item, resp.bytes_stream())
+                    .await
+                    .map(Some)
             }
         }
     }
 
-    async fn get(&self, url: &Url) -> Result<Option<reqwest::Response>, SourceError> {
-        let Transport::Http { client, auth } = &self.transport else { unreachable!("http only") };
-        let mut req = client.get(url.clone()).timeout(DOWNLOAD_TIMEOUT);
+    async fn get(
+        &self,
+        url: &Url,
+        timeout: Duration,
+    ) -> Result<Option<reqwest::Response>, SourceError> {
+        let Transport::Http { client, auth } = &self.transport else {
+            unreachable!("http only")
+        };
+        let mut req = client.get(url.clone()).timeout(timeout);
         if let Some((user, pass)) = auth {
             req = req.basic_auth(user, Some(pass));
         }
@@ -193,22 +250,35 @@ fn read_file(path: &Path, limit: u64, what: &str, shown: &str) -> Result<Vec<u8>
     let file = std::fs::File::open(path).map_err(|e| io_error(shown, e))?;
     let meta = file.metadata().map_err(|e| io_error(shown, e))?;
     if !meta.is_file() {
-        return Err(SourceError::InvalidResponse(format!("{shown} is not a regular file")));
+        return Err(SourceError::InvalidResponse(format!(
+            "{shown} is not a regular file"
+        )));
     }
     if meta.len() > limit {
-        return Err(SourceError::TooLarge { what: what.to_string(), limit });
+        return Err(SourceError::TooLarge {
+            what: what.to_string(),
+            limit,
+        });
     }
     let mut body = Vec::with_capacity(meta.len() as usize);
     // The file may grow between the size check and the read.
-    file.take(limit + 1).read_to_end(&mut body).map_err(|e| io_error(shown, e))?;
+    file.take(limit + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| io_error(shown, e))?;
     if body.len() as u64 > limit {
-        return Err(SourceError::TooLarge { what: what.to_string(), limit });
+        return Err(SourceError::TooLarge {
+            what: what.to_string(),
+            limit,
+        });
     }
     Ok(body)
 }
 
 fn io_error(shown: &str, e: std::io::Error) -> SourceError {
-    SourceError::Unreachable { url: shown.to_string(), message: e.to_string() }
+    SourceError::Unreachable {
+        url: shown.to_string(),
+        message: e.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -216,7 +286,11 @@ mod tests {
     use super::*;
 
     fn file_location(dir: &Path) -> Location {
-        Location::new(Url::from_directory_path(dir).unwrap(), &TlsOptions::default()).unwrap()
+        Location::new(
+            Url::from_directory_path(dir).unwrap(),
+            &TlsOptions::default(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -226,7 +300,16 @@ mod tests {
         assert!(loc.lib_url().as_str().ends_with("/lib.json"));
         assert!(loc.resolve("photon/photon.ovf").is_ok());
         assert!(loc.resolve("photon%20os/a.ovf").is_ok());
-        for bad in ["../x", "a/../../x", "a/%2e%2e/x", "%2E%2E/x", "/etc/passwd", "file:///etc/passwd", "a\\..\\x", ""] {
+        for bad in [
+            "../x",
+            "a/../../x",
+            "a/%2e%2e/x",
+            "%2E%2E/x",
+            "/etc/passwd",
+            "file:///etc/passwd",
+            "a\\..\\x",
+            "",
+        ] {
             assert!(loc.resolve(bad).is_err(), "{bad} must be refused");
         }
     }
@@ -236,9 +319,18 @@ mod tests {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let url = Url::parse("https://user:pw@lib.example.com/images/lib.json").unwrap();
         let loc = Location::new(url, &TlsOptions::default()).unwrap();
-        assert_eq!(loc.lib_url().as_str(), "https://lib.example.com/images/lib.json");
-        assert_eq!(loc.resolve("a/item.json").unwrap().as_str(), "https://lib.example.com/images/a/item.json");
-        assert!(loc.resolve("/other/a.ovf").is_ok(), "absolute path on the same origin");
+        assert_eq!(
+            loc.lib_url().as_str(),
+            "https://lib.example.com/images/lib.json"
+        );
+        assert_eq!(
+            loc.resolve("a/item.json").unwrap().as_str(),
+            "https://lib.example.com/images/a/item.json"
+        );
+        assert!(
+            loc.resolve("/other/a.ovf").is_ok(),
+            "absolute path on the same origin"
+        );
         assert!(loc.resolve("https://lib.example.com:443/x").is_ok());
         assert!(loc.resolve("https://evil.example.com/x").is_err());
         assert!(loc.resolve("http://lib.example.com/x").is_err());
@@ -249,9 +341,19 @@ mod tests {
     #[test]
     fn directory_urls_name_lib_json() {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let loc = Location::new(Url::parse("http://h:8080/lib/").unwrap(), &TlsOptions::default()).unwrap();
+        let loc = Location::new(
+            Url::parse("http://h:8080/lib/").unwrap(),
+            &TlsOptions::default(),
+        )
+        .unwrap();
         assert_eq!(loc.lib_url().as_str(), "http://h:8080/lib/lib.json");
-        assert!(Location::new(Url::parse("ftp://h/lib.json").unwrap(), &TlsOptions::default()).is_err());
+        assert!(
+            Location::new(
+                Url::parse("ftp://h/lib.json").unwrap(),
+                &TlsOptions::default()
+            )
+            .is_err()
+        );
     }
 
     #[tokio::test]
@@ -259,7 +361,11 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret.ovf"), b"secret").unwrap();
         let dir = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret.ovf"), dir.path().join("link.ovf")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.ovf"),
+            dir.path().join("link.ovf"),
+        )
+        .unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("ok.ovf"), b"fine").unwrap();
         let loc = file_location(dir.path());
@@ -269,7 +375,10 @@ mod tests {
             assert!(err.to_string().contains("outside the library"), "{err}");
         }
         let ok = loc.resolve("ok.ovf").unwrap();
-        assert_eq!(loc.read(&ok, 100, "descriptor").await.unwrap().unwrap(), b"fine");
+        assert_eq!(
+            loc.read(&ok, 100, "descriptor").await.unwrap().unwrap(),
+            b"fine"
+        );
         let missing = loc.resolve("missing.ovf").unwrap();
         assert_eq!(loc.read(&missing, 100, "descriptor").await.unwrap(), None);
     }

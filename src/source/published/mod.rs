@@ -23,10 +23,10 @@ use url::Url;
 
 use self::location::Location;
 use super::http::TlsOptions;
-use super::manifest::{MAX_MANIFEST_BYTES, Manifest};
+use super::manifest::{self, MAX_MANIFEST_BYTES};
 use super::{
-    ItemFile, ItemInfo, LibraryInfo, LibrarySource, MAX_DESCRIPTOR_BYTES, MAX_LISTING_BYTES, SourceError,
-    normalize_item_type,
+    ItemFile, ItemInfo, LibraryInfo, LibrarySource, MAX_DESCRIPTOR_BYTES, MAX_LISTING_BYTES,
+    SourceError, normalize_item_type,
 };
 
 /// Item documents (`item.json`) or compliance checks in flight at once while listing.
@@ -41,7 +41,9 @@ pub struct PublishedSource {
 
 impl std::fmt::Debug for PublishedSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PublishedSource").field("url", &self.location.lib_url().as_str()).finish_non_exhaustive()
+        f.debug_struct("PublishedSource")
+            .field("url", &self.location.lib_url().as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,7 +51,10 @@ impl PublishedSource {
     /// `url` names the library's `lib.json` (or the directory holding it). Nothing is read
     /// until the first call.
     pub fn new(url: Url, tls: TlsOptions) -> Result<Self, SourceError> {
-        Ok(PublishedSource { location: Location::new(url, &tls)?, hrefs: Mutex::new(HashMap::new()) })
+        Ok(PublishedSource {
+            location: Location::new(url, &tls)?,
+            hrefs: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The `lib.json` URL (without credentials).
@@ -57,8 +62,14 @@ impl PublishedSource {
         self.location.lib_url()
     }
 
-    async fn json<T: serde::de::DeserializeOwned>(&self, url: &Url, what: &str) -> Result<Option<T>, SourceError> {
-        let Some(bytes) = self.location.read(url, MAX_LISTING_BYTES, what).await? else { return Ok(None) };
+    async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &Url,
+        what: &str,
+    ) -> Result<Option<T>, SourceError> {
+        let Some(bytes) = self.location.read(url, MAX_LISTING_BYTES, what).await? else {
+            return Ok(None);
+        };
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| SourceError::InvalidResponse(format!("{what} at {url} is not valid: {e}")))
@@ -71,7 +82,9 @@ impl PublishedSource {
             .await?
             .ok_or_else(|| SourceError::LibraryNotFound(url.to_string()))?;
         if lib.id.is_empty() {
-            return Err(SourceError::InvalidResponse(format!("{url} has no library id")));
+            return Err(SourceError::InvalidResponse(format!(
+                "{url} has no library id"
+            )));
         }
         Ok(lib)
     }
@@ -79,12 +92,15 @@ impl PublishedSource {
     /// Every item with its files, `item.json` read where `items.json` left the files out.
     async fn raw_items(&self) -> Result<Vec<format::Item>, SourceError> {
         let lib = self.lib().await?;
-        let href = if lib.items_href.is_empty() { format::ITEMS_FILE } else { &lib.items_href };
+        let href = if lib.items_href.is_empty() {
+            format::ITEMS_FILE
+        } else {
+            &lib.items_href
+        };
         let url = self.location.resolve(href)?;
-        let items: format::Items = self
-            .json(&url, "items.json")
-            .await?
-            .ok_or_else(|| SourceError::InvalidResponse(format!("{url} (the library's items) does not exist")))?;
+        let items: format::Items = self.json(&url, "items.json").await?.ok_or_else(|| {
+            SourceError::InvalidResponse(format!("{url} (the library's items) does not exist"))
+        })?;
         futures::stream::iter(items.items)
             .map(|item| async move {
                 if item.files.is_some() {
@@ -100,10 +116,15 @@ impl PublishedSource {
     async fn item_document(&self, item: &format::Item) -> Result<format::Item, SourceError> {
         let id = format::strip_urn(&item.id);
         if item.self_href.is_empty() {
-            return Err(SourceError::InvalidResponse(format!("item {id} lists no files and no selfHref")));
+            return Err(SourceError::InvalidResponse(format!(
+                "item {id} lists no files and no selfHref"
+            )));
         }
         let url = self.location.resolve(&item.self_href)?;
-        let doc: format::Item = self.json(&url, "item.json").await?.ok_or(SourceError::ItemNotFound(id))?;
+        let doc: format::Item = self
+            .json(&url, "item.json")
+            .await?
+            .ok_or(SourceError::ItemNotFound(id))?;
         Ok(doc)
     }
 
@@ -136,17 +157,23 @@ impl PublishedSource {
     fn item_info(&self, item: format::Item) -> Result<(ItemInfo, Vec<(String, Url)>), SourceError> {
         let id = format::strip_urn(&item.id);
         if id.is_empty() {
-            return Err(SourceError::InvalidResponse(format!("item {:?} has no id", item.name)));
+            return Err(SourceError::InvalidResponse(format!(
+                "item {:?} has no id",
+                item.name
+            )));
         }
         let mut files = Vec::new();
         let mut hrefs = Vec::new();
         for f in item.files.unwrap_or_default() {
-            let href = f
-                .hrefs
-                .first()
-                .ok_or_else(|| SourceError::InvalidResponse(format!("file {} of item {id} has no href", f.name)))?;
+            let href = f.hrefs.first().ok_or_else(|| {
+                SourceError::InvalidResponse(format!("file {} of item {id} has no href", f.name))
+            })?;
             hrefs.push((f.name.clone(), self.location.resolve(href)?));
-            files.push(ItemFile { name: f.name, size: f.size, cached: true });
+            files.push(ItemFile {
+                name: f.name,
+                size: f.size,
+                cached: true,
+            });
         }
         let info = ItemInfo {
             id,
@@ -169,8 +196,14 @@ impl PublishedSource {
 
     /// The listing's compliance check: only a manifest mismatch marks the item; a file that
     /// cannot be read now is the fetch's problem, not the listing's.
-    async fn check_listed(&self, mut info: ItemInfo, files: &[(String, Url)]) -> Result<ItemInfo, SourceError> {
-        if let Err(SourceError::NotCompliant { message, .. }) = self.check_manifest(&info.id, files).await {
+    async fn check_listed(
+        &self,
+        mut info: ItemInfo,
+        files: &[(String, Url)],
+    ) -> Result<ItemInfo, SourceError> {
+        if let Err(SourceError::NotCompliant { message, .. }) =
+            self.check_manifest(&info.id, files).await
+        {
             info.security_compliance = false;
             info.security_message = Some(message);
         }
@@ -178,28 +211,62 @@ impl PublishedSource {
     }
 
     /// Reads the `.ovf` and checks it against the item's `.mf` (if any). Returns the descriptor.
-    async fn check_manifest(&self, item: &str, files: &[(String, Url)]) -> Result<Option<Vec<u8>>, SourceError> {
-        let Some((ovf, ovf_url)) = files.iter().find(|(n, _)| has_ext(n, "ovf")) else { return Ok(None) };
+    async fn check_manifest(
+        &self,
+        item: &str,
+        files: &[(String, Url)],
+    ) -> Result<Option<Vec<u8>>, SourceError> {
+        let Some((ovf, ovf_url)) = files.iter().find(|(n, _)| has_ext(n, "ovf")) else {
+            return Ok(None);
+        };
         let stem = &ovf[..ovf.len() - 4];
-        let bytes = self.required(item, ovf_url, MAX_DESCRIPTOR_BYTES, &format!("OVF descriptor {ovf}")).await?;
-        if let Some((_, mf_url)) = files.iter().find(|(n, _)| has_ext(n, "mf") && &n[..n.len() - 3] == stem) {
-            let text = self.required(item, mf_url, MAX_MANIFEST_BYTES, "manifest").await?;
-            let not_compliant = |message| SourceError::NotCompliant { item: item.to_string(), message };
-            Manifest::parse(&text).map_err(not_compliant)?.verify(ovf, &bytes).map_err(not_compliant)?;
+        let bytes = self
+            .required(
+                item,
+                ovf_url,
+                MAX_DESCRIPTOR_BYTES,
+                &format!("OVF descriptor {ovf}"),
+            )
+            .await?;
+        if let Some((_, mf_url)) = files
+            .iter()
+            .find(|(n, _)| has_ext(n, "mf") && &n[..n.len() - 3] == stem)
+        {
+            let text = self
+                .required(item, mf_url, MAX_MANIFEST_BYTES, "manifest")
+                .await?;
+            manifest::verify(&text, ovf, &bytes).map_err(|message| SourceError::NotCompliant {
+                item: item.to_string(),
+                message,
+            })?;
         }
         Ok(Some(bytes))
     }
 
-    async fn required(&self, item: &str, url: &Url, limit: u64, what: &str) -> Result<Vec<u8>, SourceError> {
-        self.location.read(url, limit, what).await?.ok_or_else(|| SourceError::NoDescriptor {
-            item: item.to_string(),
-            message: format!("{what} is listed but {url} does not exist"),
-        })
+    async fn required(
+        &self,
+        item: &str,
+        url: &Url,
+        limit: u64,
+        what: &str,
+    ) -> Result<Vec<u8>, SourceError> {
+        self.location
+            .read(url, limit, what)
+            .await?
+            .ok_or_else(|| SourceError::NoDescriptor {
+                item: item.to_string(),
+                message: format!("{what} is listed but {url} does not exist"),
+            })
     }
 
     /// The files' hrefs of an item, from the last listing or a new one.
     async fn hrefs_of(&self, item_id: &str) -> Result<Vec<(String, Url)>, SourceError> {
-        let cached = self.hrefs.lock().unwrap_or_else(|e| e.into_inner()).get(item_id).cloned();
+        let cached = self
+            .hrefs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(item_id)
+            .cloned();
         if let Some(files) = cached {
             return Ok(files);
         }
@@ -214,7 +281,8 @@ impl PublishedSource {
 }
 
 fn has_ext(name: &str, ext: &str) -> bool {
-    name.rsplit_once('.').is_some_and(|(stem, e)| !stem.is_empty() && e.eq_ignore_ascii_case(ext))
+    name.rsplit_once('.')
+        .is_some_and(|(stem, e)| !stem.is_empty() && e.eq_ignore_ascii_case(ext))
 }
 
 #[async_trait]
@@ -248,8 +316,15 @@ impl LibrarySource for PublishedSource {
             .find(|i| format::strip_urn(&i.id) == wanted)
             .ok_or_else(|| SourceError::ItemNotFound(item_id.to_string()))?;
         let (info, files) = self.item_info(item)?;
-        self.hrefs.lock().unwrap_or_else(|e| e.into_inner()).insert(info.id.clone(), files.clone());
-        if self.location.lib_url().scheme() == "file" { self.check_listed(info, &files).await } else { Ok(info) }
+        self.hrefs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(info.id.clone(), files.clone());
+        if self.location.lib_url().scheme() == "file" {
+            self.check_listed(info, &files).await
+        } else {
+            Ok(info)
+        }
     }
 
     async fn fetch_ovf(&self, item: &ItemInfo) -> Result<Vec<u8>, SourceError> {
@@ -258,12 +333,19 @@ impl LibrarySource for PublishedSource {
             return Ok(bytes);
         }
         if let Some((name, url)) = files.iter().find(|(n, _)| has_ext(n, "ova")) {
-            return self.location.ova_descriptor(&item.id, url).await?.ok_or_else(|| SourceError::NoDescriptor {
-                item: item.id.clone(),
-                message: format!("{name} is listed but {url} does not exist"),
-            });
+            return self
+                .location
+                .ova_descriptor(&item.id, url)
+                .await?
+                .ok_or_else(|| SourceError::NoDescriptor {
+                    item: item.id.clone(),
+                    message: format!("{name} is listed but {url} does not exist"),
+                });
         }
         let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        Err(SourceError::NoDescriptor { item: item.id.clone(), message: format!("no .ovf or .ova file among {names:?}") })
+        Err(SourceError::NoDescriptor {
+            item: item.id.clone(),
+            message: format!("no .ovf or .ova file among {names:?}"),
+        })
     }
 }

@@ -118,24 +118,43 @@ impl From<Library> for LibraryInfo {
 /// The item counts as cached when vSphere says so or when all its files are cached (vcsim marks
 /// only the files of a local library's items).
 pub(crate) fn item_info(item: Item, files: Vec<File>) -> ItemInfo {
-    let content_version =
-        if item.content_version.is_empty() { derived_content_version(&files) } else { item.content_version };
+    let content_version = if item.content_version.is_empty() {
+        derived_content_version(&files)
+    } else {
+        item.content_version
+    };
     let mut out_files: Vec<ItemFile> = Vec::with_capacity(files.len());
     for f in files {
-        let file = ItemFile { name: f.name, size: f.size.unwrap_or(0), cached: f.cached.unwrap_or(false) };
+        let file = ItemFile {
+            name: f.name,
+            size: f.size.unwrap_or(0),
+            cached: f.cached.unwrap_or(false),
+        };
         // vcsim appends a file again when an item is re-uploaded; the last entry is current.
         match out_files.iter_mut().find(|o| o.name == file.name) {
             Some(existing) => *existing = file,
             None => out_files.push(file),
         }
     }
-    let size = if item.size > 0 { item.size } else { out_files.iter().map(|f| f.size).sum() };
+    let size = if item.size > 0 {
+        item.size
+    } else {
+        out_files.iter().map(|f| f.size).sum()
+    };
     let cached = item.cached || (!out_files.is_empty() && out_files.iter().all(|f| f.cached));
     let (security_compliance, security_message) = match item.security_compliance {
         Some(false) => {
-            let status =
-                item.certificate_verification_info.map(|c| c.status).filter(|s| !s.is_empty()).unwrap_or("unknown".into());
-            (false, Some(format!("vCenter reports the item is not security compliant (certificate verification: {status})")))
+            let status = item
+                .certificate_verification_info
+                .map(|c| c.status)
+                .filter(|s| !s.is_empty())
+                .unwrap_or("unknown".into());
+            (
+                false,
+                Some(format!(
+                    "vCenter reports the item is not security compliant (certificate verification: {status})"
+                )),
+            )
         }
         _ => (true, None),
     };
@@ -159,8 +178,18 @@ pub(crate) fn item_info(item: Item, files: Vec<File>) -> ItemInfo {
 fn derived_content_version(files: &[File]) -> String {
     let mut hash = Sha256::new();
     for f in files {
-        let sum = f.checksum_info.as_ref().map(|c| format!("{}:{}", c.algorithm, c.checksum)).unwrap_or_default();
-        hash.update(format!("{}\n{}\n{}\n{}\n", f.name, f.size.unwrap_or(0), f.version, sum));
+        let sum = f
+            .checksum_info
+            .as_ref()
+            .map(|c| format!("{}:{}", c.algorithm, c.checksum))
+            .unwrap_or_default();
+        hash.update(format!(
+            "{}\n{}\n{}\n{}\n",
+            f.name,
+            f.size.unwrap_or(0),
+            f.version,
+            sum
+        ));
     }
     format!("files-{}", &hex::encode(hash.finalize())[..12])
 }
@@ -193,9 +222,16 @@ mod tests {
         assert_eq!(info.metadata_version, "2");
         assert_eq!(info.size, 322354466);
         assert!(info.cached);
-        assert_eq!(info.creation_time.unwrap().to_rfc3339(), "2024-03-01T10:00:00.123+00:00");
+        assert_eq!(
+            info.creation_time.unwrap().to_rfc3339(),
+            "2024-03-01T10:00:00.123+00:00"
+        );
         assert!(!info.security_compliance);
-        assert!(info.security_message.unwrap().contains("VERIFICATION_FAILURE"));
+        assert!(
+            info.security_message
+                .unwrap()
+                .contains("VERIFICATION_FAILURE")
+        );
     }
 
     #[test]
@@ -206,13 +242,26 @@ mod tests {
         let before = derived_content_version(&files[..2]);
         let info = item_info(item.value.unwrap(), files);
         assert_eq!(info.files.len(), 2);
-        assert_eq!(info.files[0], ItemFile { name: "ttylinux.ovf".into(), size: 12, cached: true });
+        assert_eq!(
+            info.files[0],
+            ItemFile {
+                name: "ttylinux.ovf".into(),
+                size: 12,
+                cached: true
+            }
+        );
         assert_eq!(info.size, 12 + 66048);
         assert!(info.cached);
         assert!(info.content_version.starts_with("files-"));
-        assert_ne!(info.content_version, before, "a re-upload changes the derived version");
+        assert_ne!(
+            info.content_version, before,
+            "a re-upload changes the derived version"
+        );
         assert!(info.security_compliance);
-        assert_eq!(info.creation_time.unwrap().to_rfc3339(), "2024-12-31T23:00:00.500+00:00");
+        assert_eq!(
+            info.creation_time.unwrap().to_rfc3339(),
+            "2024-12-31T23:00:00.500+00:00"
+        );
     }
 
     #[test]

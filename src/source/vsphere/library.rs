@@ -23,7 +23,10 @@ pub struct VsphereLibrary {
 
 impl VsphereLibrary {
     pub(super) fn new(client: VsphereClient, id: &str) -> Self {
-        VsphereLibrary { client, id: id.to_string() }
+        VsphereLibrary {
+            client,
+            id: id.to_string(),
+        }
     }
 
     /// The library's UUID.
@@ -34,18 +37,25 @@ impl VsphereLibrary {
     async fn item_ids(&self) -> Result<Vec<String>, SourceError> {
         // vcsim and vCenter both answer 404 for the items of an unknown library.
         let not_found = || SourceError::LibraryNotFound(self.id.clone());
-        self.client.get_list(ITEM_PATH, &[("library_id", &self.id)], not_found).await
+        self.client
+            .get_list(ITEM_PATH, &[("library_id", &self.id)], not_found)
+            .await
     }
 
     async fn files(&self, item_id: &str) -> Result<Vec<api::File>, SourceError> {
         let not_found = || SourceError::ItemNotFound(item_id.to_string());
-        self.client.get_list(FILE_PATH, &[("library_item_id", item_id)], not_found).await
+        self.client
+            .get_list(FILE_PATH, &[("library_item_id", item_id)], not_found)
+            .await
     }
 
     /// One item's info and file list; a 404 on either is ItemNotFound.
     async fn load_item(&self, item_id: &str) -> Result<ItemInfo, SourceError> {
         let not_found = || SourceError::ItemNotFound(item_id.to_string());
-        let item: api::Item = self.client.get_one(&format!("{ITEM_PATH}/id:{item_id}"), not_found).await?;
+        let item: api::Item = self
+            .client
+            .get_one(&format!("{ITEM_PATH}/id:{item_id}"), not_found)
+            .await?;
         // An item of another library is not one of ours, whatever its id.
         if !item.library_id.is_empty() && item.library_id != self.id {
             return Err(not_found());
@@ -63,7 +73,10 @@ fn library_path(id: &str) -> String {
 impl LibrarySource for VsphereLibrary {
     async fn library(&self) -> Result<LibraryInfo, SourceError> {
         let not_found = || SourceError::LibraryNotFound(self.id.clone());
-        let lib: api::Library = self.client.get_one(&library_path(&self.id), not_found).await?;
+        let lib: api::Library = self
+            .client
+            .get_one(&library_path(&self.id), not_found)
+            .await?;
         Ok(lib.into())
     }
 
@@ -86,7 +99,11 @@ impl LibrarySource for VsphereLibrary {
 
     async fn fetch_ovf(&self, item: &ItemInfo) -> Result<Vec<u8>, SourceError> {
         let names: Vec<String> = if item.files.is_empty() {
-            self.files(&item.id).await?.into_iter().map(|f| f.name).collect()
+            self.files(&item.id)
+                .await?
+                .into_iter()
+                .map(|f| f.name)
+                .collect()
         } else {
             item.files.iter().map(|f| f.name.clone()).collect()
         };

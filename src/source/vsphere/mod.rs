@@ -48,7 +48,13 @@ impl fmt::Debug for VsphereConfig {
             .field("url", &http::redact(&self.url))
             .field("username", &self.username)
             .field("password", &"<redacted>")
-            .field("ca_bundle_pem", &self.ca_bundle_pem.as_ref().map(|b| format!("<{} bytes>", b.len())))
+            .field(
+                "ca_bundle_pem",
+                &self
+                    .ca_bundle_pem
+                    .as_ref()
+                    .map(|b| format!("<{} bytes>", b.len())),
+            )
             .field("insecure_skip_verify", &self.insecure_skip_verify)
             .finish()
     }
@@ -72,7 +78,9 @@ struct Inner {
 
 impl fmt::Debug for VsphereClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VsphereClient").field("base", &self.inner.base.as_str()).finish_non_exhaustive()
+        f.debug_struct("VsphereClient")
+            .field("base", &self.inner.base.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -81,7 +89,10 @@ impl VsphereClient {
     pub fn new(config: VsphereConfig) -> Result<Self, SourceError> {
         let url = config.url;
         if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-            return Err(SourceError::Config(format!("vCenter URL {} is not an http(s) URL", http::redact(&url))));
+            return Err(SourceError::Config(format!(
+                "vCenter URL {} is not an http(s) URL",
+                http::redact(&url)
+            )));
         }
         let mut base = url.clone();
         base.set_path("/");
@@ -89,8 +100,10 @@ impl VsphereClient {
         base.set_fragment(None);
         let _ = base.set_username("");
         let _ = base.set_password(None);
-        let tls =
-            TlsOptions { ca_bundle_pem: config.ca_bundle_pem, insecure_skip_verify: config.insecure_skip_verify };
+        let tls = TlsOptions {
+            ca_bundle_pem: config.ca_bundle_pem,
+            insecure_skip_verify: config.insecure_skip_verify,
+        };
         // vCenter answers API calls directly; a redirect would be a misconfiguration (and
         // following it could carry the session header elsewhere).
         let http = http::build_client(&tls, reqwest::redirect::Policy::none())?;
@@ -112,9 +125,18 @@ impl VsphereClient {
 
     /// Ends the API session, if one is open (best effort: vCenter expires it anyway).
     pub async fn logout(&self) {
-        let Some(id) = self.inner.session.lock().await.take() else { return };
+        let Some(id) = self.inner.session.lock().await.take() else {
+            return;
+        };
         let url = self.url(SESSION_PATH, &[]);
-        let _ = self.inner.http.delete(url).header(SESSION_HEADER, &*id).timeout(API_TIMEOUT).send().await;
+        let _ = self
+            .inner
+            .http
+            .delete(url)
+            .header(SESSION_HEADER, &*id)
+            .timeout(API_TIMEOUT)
+            .send()
+            .await;
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
@@ -149,7 +171,10 @@ impl VsphereClient {
             .send()
             .await
             .map_err(|e| http::unreachable(&url, e))?;
-        if matches!(resp.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        if matches!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ) {
             // Neither the user name nor the password goes into the message.
             return Err(SourceError::Auth(format!(
                 "vCenter {} rejected the configured credentials (HTTP {})",
@@ -159,8 +184,9 @@ impl VsphereClient {
         }
         let resp = http::check_status(&url, resp).await?;
         let body = http::read_limited(resp, 64 * 1024, "session answer").await?;
-        let value: api::Value<String> = serde_json::from_slice(&body)
-            .map_err(|e| SourceError::InvalidResponse(format!("login answer of {}: {e}", http::redact(&url))))?;
+        let value: api::Value<String> = serde_json::from_slice(&body).map_err(|e| {
+            SourceError::InvalidResponse(format!("login answer of {}: {e}", http::redact(&url)))
+        })?;
         value
             .value
             .filter(|id| !id.is_empty())
@@ -176,7 +202,11 @@ impl VsphereClient {
     }
 
     /// Sends a request with the session header; on 401 logs in again and retries once.
-    async fn send(&self, url: &Url, build: impl Fn(&reqwest::Client) -> RequestBuilder) -> Result<Response, SourceError> {
+    async fn send(
+        &self,
+        url: &Url,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response, SourceError> {
         for attempt in 0..2 {
             let id = self.session().await?;
             let resp = build(&self.inner.http)
@@ -193,7 +223,9 @@ impl VsphereClient {
             }
             tracing::debug!(url = %http::redact(url), "vCenter session expired; logging in again");
         }
-        Err(SourceError::Auth("vCenter rejected a fresh session (HTTP 401)".into()))
+        Err(SourceError::Auth(
+            "vCenter rejected a fresh session (HTTP 401)".into(),
+        ))
     }
 
     /// A JSON API call. 404 is an answer of its own: callers name what was not found.
@@ -218,13 +250,15 @@ impl VsphereClient {
             return Ok(Answer::NotFound);
         }
         let resp = http::check_status(&url, resp).await?;
-        let bytes = http::read_limited(resp, MAX_LISTING_BYTES, &format!("answer of {path}")).await?;
+        let bytes =
+            http::read_limited(resp, MAX_LISTING_BYTES, &format!("answer of {path}")).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             // vcsim answers some calls with an empty 200.
             return Ok(Answer::Empty);
         }
-        let value: api::Value<T> = serde_json::from_slice(&bytes)
-            .map_err(|e| SourceError::InvalidResponse(format!("{} answered {e}", http::redact(&url))))?;
+        let value: api::Value<T> = serde_json::from_slice(&bytes).map_err(|e| {
+            SourceError::InvalidResponse(format!("{} answered {e}", http::redact(&url)))
+        })?;
         Ok(value.value.map_or(Answer::Empty, Answer::Value))
     }
 
@@ -237,7 +271,9 @@ impl VsphereClient {
         match self.call(Method::GET, path, &[], None).await? {
             Answer::Value(v) => Ok(v),
             Answer::NotFound => Err(not_found()),
-            Answer::Empty => Err(SourceError::InvalidResponse(format!("{path} answered no value"))),
+            Answer::Empty => Err(SourceError::InvalidResponse(format!(
+                "{path} answered no value"
+            ))),
         }
     }
 
@@ -291,8 +327,14 @@ mod tests {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = VsphereClient::new(config()).unwrap();
         assert_eq!(client.inner.base.as_str(), "https://vc.example.com:8443/");
-        let url = client.url("/rest/com/vmware/content/library/item", &[("library_id", "a b")]);
-        assert_eq!(url.as_str(), "https://vc.example.com:8443/rest/com/vmware/content/library/item?library_id=a+b");
+        let url = client.url(
+            "/rest/com/vmware/content/library/item",
+            &[("library_id", "a b")],
+        );
+        assert_eq!(
+            url.as_str(),
+            "https://vc.example.com:8443/rest/com/vmware/content/library/item?library_id=a+b"
+        );
         assert!(!format!("{client:?}").contains("hunter2"));
     }
 
@@ -300,6 +342,9 @@ mod tests {
     fn rejects_non_http_urls() {
         let mut c = config();
         c.url = Url::parse("file:///etc").unwrap();
-        assert_eq!(VsphereClient::new(c).unwrap_err().reason(), "SourceMisconfigured");
+        assert_eq!(
+            VsphereClient::new(c).unwrap_err().reason(),
+            "SourceMisconfigured"
+        );
     }
 }
