@@ -380,6 +380,8 @@ spec: {{ uuid: "{cluster_lib_id}", source: "{cluster_source}" }}
         "operator exit status {status}; log:\n{}",
         operator.logs()
     );
+    // Cluster-scoped objects outlive the namespace: leave none behind for other tests.
+    common::kubectl_ok(&["delete", "ccl", &ccl_name, "--wait=false"]);
 }
 
 fn vmoperator_vmi_id(uuid: &str) -> String {
