@@ -86,7 +86,30 @@ build_go_install() { # name version pkg...
 }
 
 build_vcsim() { build_go_install govmomi "$GOVMOMI_VERSION" github.com/vmware/govmomi/vcsim github.com/vmware/govmomi/govc; }
-build_helm() { build_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm; }
+# helm: `go install` works (no replace directives), but a plain build reports version "v3.19" and
+# defaults .Capabilities.KubeVersion (helm template, helm lint) to v1.20.0, which fails charts with a
+# kubeVersion constraint. Set the ldflags upstream's Makefile sets: the version, and the Kubernetes
+# version of the client-go helm is built with (helm 3.19: client-go v0.34 -> v1.34). A stamp with the
+# flags rebuilds a binary built without them.
+build_helm() {
+  local out="$CACHE/helm-$HELM_VERSION"
+  local dir client_go minor ld
+  dir=$(cd "$(mktemp -d)" && go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+  client_go=$(sed -nE 's/^\s*k8s\.io\/client-go v0\.([0-9]+)\..*/\1/p' "$dir/go.mod" | head -n1)
+  [[ -n $client_go ]] || { log "cannot find k8s.io/client-go in $dir/go.mod"; exit 1; }
+  minor=$client_go
+  ld="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    ld+=" -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$minor"
+  done
+  if [[ -x $out/helm && -f $out/stamp && $(cat "$out/stamp") == "$ld" ]]; then
+    return 0
+  fi
+  mkdir -p "$out"
+  log "go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION (Kubernetes v1.$minor capabilities)"
+  GOBIN="$out" go install -trimpath -ldflags "$ld" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  echo "$ld" > "$out/stamp"
+}
 
 # env prints shell assignments of every tool path (used by hack/cluster.sh and the tests).
 print_env() {
