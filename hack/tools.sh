@@ -93,8 +93,10 @@ build_vcsim() { build_go_install govmomi "$GOVMOMI_VERSION" github.com/vmware/go
 # flags rebuilds a binary built without them.
 build_helm() {
   local out="$CACHE/helm-$HELM_VERSION"
-  local dir client_go minor ld
-  dir=$(cd "$(mktemp -d)" && go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+  local tmp dir client_go minor ld
+  tmp=$(mktemp -d)
+  dir=$(cd "$tmp" && go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+  rm -rf "$tmp"
   client_go=$(sed -nE 's/^\s*k8s\.io\/client-go v0\.([0-9]+)\..*/\1/p' "$dir/go.mod" | head -n1)
   [[ -n $client_go ]] || { log "cannot find k8s.io/client-go in $dir/go.mod"; exit 1; }
   minor=$client_go

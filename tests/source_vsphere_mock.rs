@@ -21,6 +21,11 @@ const LIB: &str = "5b3d4a5e-0000-4000-8000-000000000001";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ovf");
 const AUTH: &str = "Basic dXNlcjpzM2NyZXQ="; // user:s3cret
 
+/// An item's files: (name, content).
+type Files = Vec<(String, Vec<u8>)>;
+/// (id, name, files) of an item to serve.
+type ItemSpec<'a> = (&'a str, &'a str, Vec<(&'a str, Vec<u8>)>);
+
 #[derive(Default)]
 struct Mock {
     logins: usize,
@@ -28,7 +33,7 @@ struct Mock {
     /// The next API call answers 401 and forgets the session (vCenter's idle expiry).
     expire_next: bool,
     /// item id -> (name, files)
-    items: HashMap<String, (String, Vec<(String, Vec<u8>)>)>,
+    items: HashMap<String, (String, Files)>,
     failing_item: Option<String>,
     /// `get` polls answered PREPARING before PREPARED.
     preparing_polls: usize,
@@ -218,7 +223,7 @@ fn descriptor_in_ova() -> Vec<u8> {
     panic!("no descriptor in fixture");
 }
 
-fn mock_with(items: &[(&str, &str, Vec<(&str, Vec<u8>)>)]) -> Mock {
+fn mock_with(items: &[ItemSpec<'_>]) -> Mock {
     let mut m = Mock::default();
     for (id, name, files) in items {
         let files = files
@@ -318,7 +323,7 @@ async fn one_failing_item_fails_the_listing() {
     let items: Vec<(String, String)> = (0..20)
         .map(|i| (format!("i{i:02}"), format!("item{i:02}")))
         .collect();
-    let spec: Vec<(&str, &str, Vec<(&str, Vec<u8>)>)> = items
+    let spec: Vec<ItemSpec<'_>> = items
         .iter()
         .map(|(id, name)| (id.as_str(), name.as_str(), vec![]))
         .collect();

@@ -114,6 +114,8 @@ impl ProductSection {
 pub struct Property {
     pub key: String,
     pub r#type: String,
+    /// `ovf:qualifiers`, with `vmw:qualifiers` (VMware's Ip, Dns, … qualifiers) appended after
+    /// a comma when both are present.
     pub qualifiers: Option<String>,
     pub user_configurable: Option<bool>,
     pub password: Option<bool>,

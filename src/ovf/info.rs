@@ -7,8 +7,10 @@ use super::envelope::{Disk, Envelope, HardwareSection, Item, ProductSection, Pro
 use super::units::{self, Overflow};
 use super::{DiskInfo, KeyValue, OvfError, OvfInfo, OvfProperty, ProductInfo, guest, vapp};
 
-/// ProductSection property VM Operator reads image capabilities from.
-pub(crate) const CAPABILITIES_KEY: &str = "capabilities.image.vmoperator.vmware.com";
+/// ProductSection property VM Operator's API names as the source of `status.capabilities`
+/// ("a comma-separated list of values"; vm-operator's code does not fill the field yet). The
+/// field is a set, so we trim, drop empty values, deduplicate and sort.
+const CAPABILITIES_KEY: &str = "capabilities.image.vmoperator.vmware.com";
 /// `CIM_ResourceAllocationSettingData.ResourceType` of a disk drive.
 const DISK_DRIVE: &str = "17";
 /// Largest capacity we report: Kubernetes quantities (and vSphere's capacityInBytes) are int64.

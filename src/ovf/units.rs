@@ -9,7 +9,8 @@
 //! Division, fractions, negative exponents and other units are refused: a capacity we cannot
 //! read exactly is an error, not a guess.
 
-/// Bytes per unit, or `None` when the units are not recognised or the multiplier overflows u64.
+/// Bytes per unit: `None` when the units are not recognised, `Some(Err(Overflow))` when their
+/// product does not fit in 64 bits.
 pub(crate) fn multiplier(units: &str) -> Option<Result<u64, Overflow>> {
     let units = units.trim();
     if units.is_empty() {
