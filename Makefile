@@ -49,3 +49,11 @@ bench:
 
 bench-quick:
 	cargo bench
+
+# The one-command demo (its own control plane in target/demo/), and its teardown.
+.PHONY: demo demo-down
+demo:
+	hack/demo.sh up
+
+demo-down:
+	hack/demo.sh down

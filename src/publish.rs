@@ -211,13 +211,16 @@ pub fn publish_dir(dir: &Path, opts: PublishOptions) -> Result<PublishSummary, P
     }
 
     let kept: HashSet<&str> = published.iter().map(|p| p.id.as_str()).collect();
+    // A template replaced by one of another kind (`a.ova` by `a.ovf`) is a new item in the
+    // same folder: that folder now belongs to the new item and stays.
+    let folders: HashSet<String> = templates.iter().map(|t| t.name.to_lowercase()).collect();
     let mut removed = Vec::new();
     for old in &old_items {
         let id = format::strip_urn(&old.id);
         if kept.contains(id.as_str()) {
             continue;
         }
-        remove_item_folder(&dir, old)?;
+        remove_item_folder(&dir, old, &folders)?;
         removed.push(PublishedItem {
             id,
             name: old.name.clone(),
@@ -613,9 +616,13 @@ fn remove_stale(folder: &Path, files: &[(String, PathBuf)]) -> Result<(), Publis
     Ok(())
 }
 
-/// Removes the folder of an item whose template is gone, if it is one of ours: a direct child
-/// of `dir` named by the item's `selfHref`, holding an `item.json`.
-fn remove_item_folder(dir: &Path, item: &Item) -> Result<(), PublishError> {
+/// Removes the folder of an item whose template is gone, if it is one of ours (a direct child
+/// of `dir` named by the item's `selfHref`, holding an `item.json`) and no current item uses it.
+fn remove_item_folder(
+    dir: &Path,
+    item: &Item,
+    in_use: &HashSet<String>,
+) -> Result<(), PublishError> {
     let Some((folder, rest)) = item.self_href.split_once('/') else {
         return Ok(());
     };
@@ -623,6 +630,9 @@ fn remove_item_folder(dir: &Path, item: &Item) -> Result<(), PublishError> {
         .decode_utf8_lossy()
         .into_owned();
     if rest != ITEM_FILE || folder.is_empty() || folder == ".." || folder.contains(['/', '\\']) {
+        return Ok(());
+    }
+    if in_use.contains(&folder.to_lowercase()) {
         return Ok(());
     }
     let path = dir.join(&folder);

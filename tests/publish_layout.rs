@@ -122,3 +122,34 @@ fn writes_the_subscription_format() {
     assert_eq!(items["items"][0]["contentVersion"], "2");
     assert_eq!(items["items"][1]["version"], "1", "the OVA did not change");
 }
+
+#[test]
+fn a_template_replaced_by_another_kind_keeps_its_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::copy(
+        format!("{FIXTURES}/extra/ttylinux-pc_i486-16.1.ova"),
+        dir.join("base.ova"),
+    )
+    .unwrap();
+    let first = publish_dir(dir, PublishOptions::default()).unwrap();
+    std::fs::remove_file(dir.join("base.ova")).unwrap();
+    let photon = std::fs::read(format!("{FIXTURES}/govmomi/ovf/fixtures/photon5.ovf")).unwrap();
+    std::fs::write(dir.join("base.ovf"), &photon).unwrap();
+
+    let second = publish_dir(dir, PublishOptions::default()).unwrap();
+    // Another file name, so another item: the old one is removed, the new one added...
+    assert_eq!(second.removed.len(), 1);
+    assert_eq!(second.removed[0].id, first.items[0].id);
+    assert_ne!(second.items[0].id, first.items[0].id);
+    // ...into the same folder, which must survive the removal of the old item.
+    assert_eq!(
+        json(&dir.join("base/item.json"))["id"],
+        format!("urn:uuid:{}", second.items[0].id)
+    );
+    assert_eq!(std::fs::read(dir.join("base/base.ovf")).unwrap(), photon);
+    assert!(
+        !dir.join("base/base.ova").exists(),
+        "the old item's file is gone"
+    );
+}

@@ -63,6 +63,9 @@ pub(crate) fn build_client(
         .redirect(redirect)
         .user_agent(concat!("vmi-operator/", env!("CARGO_PKG_VERSION")));
     if tls.insecure_skip_verify {
+        tracing::warn!(
+            "TLS certificate verification is off for a library source (insecure_skip_verify)"
+        );
         builder = builder.danger_accept_invalid_certs(true);
     } else if let Some(pem) = &tls.ca_bundle_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {

@@ -144,18 +144,18 @@ impl Location {
     ) -> Result<Option<Vec<u8>>, SourceError> {
         match &self.transport {
             Transport::File { root } => {
-                let Some(path) = confined(root, url).await? else {
-                    return Ok(None);
+                let read = async {
+                    let Some(path) = confined(root, url).await? else {
+                        return Ok(None);
+                    };
+                    let (what, shown) = (what.to_string(), url.to_string());
+                    tokio::task::spawn_blocking(move || read_file(&path, limit, &what, &shown))
+                        .await
+                        .map_err(|e| io_error(url.as_str(), std::io::Error::other(e)))?
+                        .map(Some)
                 };
-                let what = what.to_string();
-                let shown = url.to_string();
-                tokio::task::spawn_blocking(move || read_file(&path, limit, &what, &shown))
-                    .await
-                    .map_err(|e| SourceError::Unreachable {
-                        url: url.to_string(),
-                        message: e.to_string(),
-                    })?
-                    .map(Some)
+                // A hung network file system must not hang the sync either.
+                with_timeout(url, DOWNLOAD_TIMEOUT, read).await
             }
             Transport::Http { .. } => {
                 let Some(resp) = self.get(url, DOWNLOAD_TIMEOUT).await? else {
@@ -174,11 +174,14 @@ impl Location {
     ) -> Result<Option<Vec<u8>>, SourceError> {
         match &self.transport {
             Transport::File { root } => {
-                let Some(path) = confined(root, url).await? else {
-                    return Ok(None);
+                let read = async {
+                    let Some(path) = confined(root, url).await? else {
+                        return Ok(None);
+                    };
+                    let file = std::fs::File::open(&path).map_err(|e| io_error(url.as_str(), e))?;
+                    ova::descriptor_from_file(item, file).await.map(Some)
                 };
-                let file = std::fs::File::open(&path).map_err(|e| io_error(url.as_str(), e))?;
-                ova::descriptor_from_file(item, file).await.map(Some)
+                with_timeout(url, OVA_TIMEOUT, read).await
             }
             Transport::Http { .. } => {
                 let Some(resp) = self.get(url, OVA_TIMEOUT).await? else {
@@ -209,6 +212,19 @@ impl Location {
         }
         http::check_status(url, resp).await.map(Some)
     }
+}
+
+async fn with_timeout<T>(
+    url: &Url,
+    limit: Duration,
+    work: impl Future<Output = Result<T, SourceError>>,
+) -> Result<T, SourceError> {
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(SourceError::Unreachable {
+            url: url.to_string(),
+            message: format!("reading did not finish within {limit:?}"),
+        })
+    })
 }
 
 fn same_origin_redirects(attempt: Attempt<'_>) -> reqwest::redirect::Action {
