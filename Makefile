@@ -6,6 +6,8 @@ SHELL := bash
 # Threads of each test binary: the e2e tests mostly wait on the apiserver, and each uses its own namespace.
 TEST_THREADS ?= 4
 CARGO_TEST_FLAGS ?=
+# State of hack/cluster.sh (it reads VMI_CLUSTER_DIR too).
+export VMI_CLUSTER_DIR ?= $(CURDIR)/target/cluster
 
 .PHONY: build crds fmt lint tools cluster-up cluster-down cluster-status test bench bench-quick
 
@@ -35,12 +37,14 @@ cluster-status:
 	hack/cluster.sh status
 
 # lint, tools, a fresh control plane, every test against it; the control plane is stopped whatever
-# happens and the exit code is cargo test's. The cluster's logs stay in target/cluster/logs/.
+# happens and the exit code is cargo test's. The cluster's logs stay in target/cluster/logs/
+# (VMI_CLUSTER_DIR=... gives a run its own control plane).
 test: lint tools
-	@trap 'hack/cluster.sh down >>target/cluster/down.log 2>&1 || true' EXIT; \
+	@mkdir -p "$$VMI_CLUSTER_DIR"; \
+	trap 'hack/cluster.sh down >>"$$VMI_CLUSTER_DIR/down.log" 2>&1 || true' EXIT; \
 	trap 'exit 130' INT TERM; \
 	hack/cluster.sh up; \
-	set -a; . target/cluster/env; set +a; \
+	set -a; . "$$VMI_CLUSTER_DIR/env"; set +a; \
 	cargo test --no-fail-fast $(CARGO_TEST_FLAGS) -- --test-threads=$(TEST_THREADS)
 
 # Placeholders: the lead extends these.

@@ -3,11 +3,14 @@
 
 mod common;
 
-
 use serde_json::json;
 
 fn columns(line: &str) -> Vec<String> {
-    line.split("  ").map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    line.split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn seed_status(name: &str, version: &str) -> serde_json::Value {
@@ -25,7 +28,13 @@ fn seed_status(name: &str, version: &str) -> serde_json::Value {
 }
 
 /// Creates an object with kubectl, then writes its status through the status subresource.
-fn create_with_status(kind: &str, name: &str, ns: Option<&str>, labels: serde_json::Value, status: serde_json::Value) {
+fn create_with_status(
+    kind: &str,
+    name: &str,
+    ns: Option<&str>,
+    labels: serde_json::Value,
+    status: serde_json::Value,
+) {
     let mut meta = json!({ "name": name, "labels": labels });
     if let Some(ns) = ns {
         meta["namespace"] = json!(ns);
@@ -35,9 +44,21 @@ fn create_with_status(kind: &str, name: &str, ns: Option<&str>, labels: serde_js
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), obj.to_string()).unwrap();
     common::kubectl_ok(&["create", "-f", file.path().to_str().unwrap()]);
-    let plural = if kind == "VirtualMachineImage" { "vmi" } else { "cvmi" };
+    let plural = if kind == "VirtualMachineImage" {
+        "vmi"
+    } else {
+        "cvmi"
+    };
     let patch = json!({ "status": status }).to_string();
-    let mut args = vec!["patch", plural, name, "--subresource=status", "--type=merge", "-p", &patch];
+    let mut args = vec![
+        "patch",
+        plural,
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &patch,
+    ];
     if let Some(ns) = ns {
         args.extend(["-n", ns]);
     }
@@ -56,61 +77,217 @@ async fn kubectl_shows_images_as_the_vm_operator_page_does() {
         "capability.image.vmoperator.vmware.com/cloud-init": "",
         "capability.image.vmoperator.vmware.com/nvidia-gpu": "",
     });
-    create_with_status("VirtualMachineImage", "vmi-0a0044d7c690bcbea", Some(&ns), labels, seed_status("Photon OS 5.0", "5.0"));
-    create_with_status("VirtualMachineImage", "vmi-1234567890abcdef", Some(&ns),
-        json!({ "os.image.vmoperator.vmware.com/type": "Windows" }), {
+    create_with_status(
+        "VirtualMachineImage",
+        "vmi-0a0044d7c690bcbea",
+        Some(&ns),
+        labels,
+        seed_status("Photon OS 5.0", "5.0"),
+    );
+    create_with_status(
+        "VirtualMachineImage",
+        "vmi-1234567890abcdef",
+        Some(&ns),
+        json!({ "os.image.vmoperator.vmware.com/type": "Windows" }),
+        {
             let mut s = seed_status("Ubuntu 22.04 LTS", "22.04");
             s["capabilities"] = json!([]);
             s
-        });
+        },
+    );
     let cvmi_name = format!("vmi-{}", &ns[ns.len() - 8..]);
-    create_with_status("ClusterVirtualMachineImage", &cvmi_name, None, json!({}), seed_status("Photon OS 5.0", "5.0"));
+    create_with_status(
+        "ClusterVirtualMachineImage",
+        &cvmi_name,
+        None,
+        json!({}),
+        seed_status("Photon OS 5.0", "5.0"),
+    );
 
     // `kubectl get vmi`: the page's columns, then CAPABILITIES.
     let out = common::kubectl_ok(&["get", "vmi", "-n", &ns]);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(columns(lines[0]), ["NAME", "DISPLAY NAME", "TYPE", "IMAGE VERSION", "OS NAME", "OS VERSION", "HARDWARE VERSION", "CAPABILITIES"]);
-    assert_eq!(columns(lines[1]), ["vmi-0a0044d7c690bcbea", "Photon OS 5.0", "OVF", "5.0", "Linux", "5.0", "19", r#"["cloud-init","nvidia-gpu"]"#]);
-    assert_eq!(columns(lines[2])[..7], ["vmi-1234567890abcdef", "Ubuntu 22.04 LTS", "OVF", "22.04", "Linux", "22.04", "19"]);
+    assert_eq!(
+        columns(lines[0]),
+        [
+            "NAME",
+            "DISPLAY NAME",
+            "TYPE",
+            "IMAGE VERSION",
+            "OS NAME",
+            "OS VERSION",
+            "HARDWARE VERSION",
+            "CAPABILITIES"
+        ]
+    );
+    assert_eq!(
+        columns(lines[1]),
+        [
+            "vmi-0a0044d7c690bcbea",
+            "Photon OS 5.0",
+            "OVF",
+            "5.0",
+            "Linux",
+            "5.0",
+            "19",
+            r#"["cloud-init","nvidia-gpu"]"#
+        ]
+    );
+    assert_eq!(
+        columns(lines[2])[..7],
+        [
+            "vmi-1234567890abcdef",
+            "Ubuntu 22.04 LTS",
+            "OVF",
+            "22.04",
+            "Linux",
+            "22.04",
+            "19"
+        ]
+    );
 
     // `kubectl get cvmi` (and its other short names).
     for short in ["cvmi", "clustervmi", "cvmimage", "clustervmimage"] {
         let out = common::kubectl_ok(&["get", short, &cvmi_name]);
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(columns(lines[0]), ["NAME", "DISPLAY NAME", "TYPE", "IMAGE VERSION", "OS NAME", "OS VERSION", "HARDWARE VERSION"]);
-        assert_eq!(columns(lines[1]), [cvmi_name.as_str(), "Photon OS 5.0", "OVF", "5.0", "Linux", "5.0", "19"]);
+        assert_eq!(
+            columns(lines[0]),
+            [
+                "NAME",
+                "DISPLAY NAME",
+                "TYPE",
+                "IMAGE VERSION",
+                "OS NAME",
+                "OS VERSION",
+                "HARDWARE VERSION"
+            ]
+        );
+        assert_eq!(
+            columns(lines[1]),
+            [
+                cvmi_name.as_str(),
+                "Photon OS 5.0",
+                "OVF",
+                "5.0",
+                "Linux",
+                "5.0",
+                "19"
+            ]
+        );
     }
 
     // `-o wide` adds READY; the troubleshooting recipes of the page work.
     let wide = common::kubectl_ok(&["get", "vmi", "-n", &ns, "-o", "wide"]);
-    assert!(columns(wide.lines().next().unwrap()).contains(&"READY".to_string()), "{wide}");
-    let custom = common::kubectl_ok(&["get", "vmi", "-n", &ns, "-o", "custom-columns=NAME:.metadata.name,DISPLAY:.status.name"]);
-    assert!(custom.contains("vmi-0a0044d7c690bcbea   Photon OS 5.0"), "{custom}");
-    let caps = common::kubectl_ok(&["get", "vmi", "vmi-0a0044d7c690bcbea", "-n", &ns, "-o", "jsonpath={.status.capabilities}"]);
+    assert!(
+        columns(wide.lines().next().unwrap()).contains(&"READY".to_string()),
+        "{wide}"
+    );
+    let custom = common::kubectl_ok(&[
+        "get",
+        "vmi",
+        "-n",
+        &ns,
+        "-o",
+        "custom-columns=NAME:.metadata.name,DISPLAY:.status.name",
+    ]);
+    assert!(
+        custom.contains("vmi-0a0044d7c690bcbea   Photon OS 5.0"),
+        "{custom}"
+    );
+    let caps = common::kubectl_ok(&[
+        "get",
+        "vmi",
+        "vmi-0a0044d7c690bcbea",
+        "-n",
+        &ns,
+        "-o",
+        "jsonpath={.status.capabilities}",
+    ]);
     assert_eq!(caps, r#"["cloud-init","nvidia-gpu"]"#);
-    let conditions = common::kubectl_ok(&["get", "vmi", "vmi-0a0044d7c690bcbea", "-n", &ns, "-o", "jsonpath={.status.conditions[0].type}={.status.conditions[0].status}"]);
+    let conditions = common::kubectl_ok(&[
+        "get",
+        "vmi",
+        "vmi-0a0044d7c690bcbea",
+        "-n",
+        &ns,
+        "-o",
+        "jsonpath={.status.conditions[0].type}={.status.conditions[0].status}",
+    ]);
     assert_eq!(conditions, "Ready=True");
     let describe = common::kubectl_ok(&["describe", "vmi", "vmi-0a0044d7c690bcbea", "-n", &ns]);
-    assert!(describe.contains("photon64Guest") && describe.contains("5.0.0-20230629"), "{describe}");
+    assert!(
+        describe.contains("photon64Guest") && describe.contains("5.0.0-20230629"),
+        "{describe}"
+    );
 
     // Labels select.
-    let linux = common::kubectl_ok(&["get", "vmi", "-n", &ns, "-l", "os.image.vmoperator.vmware.com/type=Linux", "-o", "name"]);
-    assert_eq!(linux.trim(), "virtualmachineimage.vmoperator.vmware.com/vmi-0a0044d7c690bcbea");
-    let gpu = common::kubectl_ok(&["get", "vmi", "-n", &ns, "-l", "capability.image.vmoperator.vmware.com/nvidia-gpu", "-o", "name"]);
-    assert_eq!(gpu.trim(), "virtualmachineimage.vmoperator.vmware.com/vmi-0a0044d7c690bcbea");
+    let linux = common::kubectl_ok(&[
+        "get",
+        "vmi",
+        "-n",
+        &ns,
+        "-l",
+        "os.image.vmoperator.vmware.com/type=Linux",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        linux.trim(),
+        "virtualmachineimage.vmoperator.vmware.com/vmi-0a0044d7c690bcbea"
+    );
+    let gpu = common::kubectl_ok(&[
+        "get",
+        "vmi",
+        "-n",
+        &ns,
+        "-l",
+        "capability.image.vmoperator.vmware.com/nvidia-gpu",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        gpu.trim(),
+        "virtualmachineimage.vmoperator.vmware.com/vmi-0a0044d7c690bcbea"
+    );
 
     // Descriptions reach `kubectl explain`.
     let explain = common::kubectl_ok(&["explain", "vmi.status.osInfo"]);
     assert!(explain.contains("vSphere guest OS identifier"), "{explain}");
     let explain = common::kubectl_ok(&["explain", "cvmi.spec.providerRef"]);
-    assert!(explain.contains("Kind of the referenced object"), "{explain}");
+    assert!(
+        explain.contains("Kind of the referenced object"),
+        "{explain}"
+    );
 
     // The apiserver refuses what the schema forbids.
     let bad = json!({ "status": { "firmware": "UEFI-ish" } }).to_string();
-    let err = common::kubectl_err(&["patch", "vmi", "vmi-0a0044d7c690bcbea", "-n", &ns, "--subresource=status", "--type=merge", "-p", &bad]);
-    assert!(err.contains("Unsupported value") && err.contains("UEFI-ish"), "{err}");
+    let err = common::kubectl_err(&[
+        "patch",
+        "vmi",
+        "vmi-0a0044d7c690bcbea",
+        "-n",
+        &ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &bad,
+    ]);
+    assert!(
+        err.contains("Unsupported value") && err.contains("UEFI-ish"),
+        "{err}"
+    );
     let bad = json!({ "status": { "type": "QCOW" } }).to_string();
-    let err = common::kubectl_err(&["patch", "vmi", "vmi-0a0044d7c690bcbea", "-n", &ns, "--subresource=status", "--type=merge", "-p", &bad]);
+    let err = common::kubectl_err(&[
+        "patch",
+        "vmi",
+        "vmi-0a0044d7c690bcbea",
+        "-n",
+        &ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &bad,
+    ]);
     assert!(err.contains("Unsupported value"), "{err}");
 
     // A content library item's UUID cannot change.
@@ -120,7 +297,16 @@ async fn kubectl_shows_images_as_the_vm_operator_page_does() {
     std::fs::write(file.path(), item.to_string()).unwrap();
     common::kubectl_ok(&["create", "-f", file.path().to_str().unwrap()]);
     let change = json!({ "spec": { "uuid": "11111111-2222-3333-4444-555555555555" } }).to_string();
-    let err = common::kubectl_err(&["patch", "clitem", "clitem-0a0044d7c690bcbea", "-n", &ns, "--type=merge", "-p", &change]);
+    let err = common::kubectl_err(&[
+        "patch",
+        "clitem",
+        "clitem-0a0044d7c690bcbea",
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        &change,
+    ]);
     assert!(err.contains("uuid is immutable"), "{err}");
     // A required field is required.
     let no_uuid = json!({ "apiVersion": "imageregistry.vmware.com/v1alpha1", "kind": "ContentLibrary",

@@ -10,7 +10,10 @@ fn committed_crds_match_the_types() {
     for (name, content) in &generated {
         let committed = std::fs::read_to_string(dir.join(name))
             .unwrap_or_else(|e| panic!("crds/{name} is missing ({e}); run `make crds`"));
-        assert!(committed == *content, "crds/{name} differs from what the types generate; run `make crds`");
+        assert!(
+            committed == *content,
+            "crds/{name} differs from what the types generate; run `make crds`"
+        );
     }
     let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -18,23 +21,45 @@ fn committed_crds_match_the_types() {
         .filter(|n| n.ends_with(".yaml"))
         .collect();
     let expected: BTreeSet<String> = generated.into_iter().map(|(n, _)| n).collect();
-    assert_eq!(on_disk, expected, "crds/ holds files the types no longer generate");
+    assert_eq!(
+        on_disk, expected,
+        "crds/ holds files the types no longer generate"
+    );
 }
 
 #[test]
 fn schemas_carry_descriptions_and_validation() {
     let crds = vmi_operator::api::crds();
-    let vmi = crds.iter().find(|c| c.spec.names.kind == "VirtualMachineImage").unwrap();
+    let vmi = crds
+        .iter()
+        .find(|c| c.spec.names.kind == "VirtualMachineImage")
+        .unwrap();
     let json = serde_json::to_value(vmi).unwrap();
-    let status = &json["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"];
-    assert_eq!(status["osInfo"]["properties"]["id"]["description"], "vSphere guest OS identifier, e.g. photon64Guest.");
+    let status = &json["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+        ["properties"];
+    assert_eq!(
+        status["osInfo"]["properties"]["id"]["description"],
+        "vSphere guest OS identifier, e.g. photon64Guest."
+    );
     assert_eq!(status["firmware"]["enum"][0], "BIOS");
     assert_eq!(status["conditions"]["x-kubernetes-list-type"], "map");
-    assert_eq!(vmi.spec.names.short_names.as_deref(), Some(&["vmi".to_string(), "vmimage".to_string()][..]));
-    let cvmi = crds.iter().find(|c| c.spec.names.kind == "ClusterVirtualMachineImage").unwrap();
+    assert_eq!(
+        vmi.spec.names.short_names.as_deref(),
+        Some(&["vmi".to_string(), "vmimage".to_string()][..])
+    );
+    let cvmi = crds
+        .iter()
+        .find(|c| c.spec.names.kind == "ClusterVirtualMachineImage")
+        .unwrap();
     assert_eq!(cvmi.spec.scope, "Cluster");
     assert_eq!(cvmi.spec.names.short_names.as_ref().unwrap().len(), 4);
-    let item = crds.iter().find(|c| c.spec.names.kind == "ContentLibraryItem").unwrap();
+    let item = crds
+        .iter()
+        .find(|c| c.spec.names.kind == "ContentLibraryItem")
+        .unwrap();
     let item_json = serde_json::to_string(item).unwrap();
-    assert!(item_json.contains(r#""rule":"self == oldSelf""#), "spec.uuid is immutable by CEL");
+    assert!(
+        item_json.contains(r#""rule":"self == oldSelf""#),
+        "spec.uuid is immutable by CEL"
+    );
 }

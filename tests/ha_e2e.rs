@@ -18,7 +18,12 @@ fn reconciles(metrics: &str) -> u64 {
 }
 
 async fn holder(leases: &Api<Lease>) -> Option<String> {
-    leases.get_opt("vmi-operator-leader").await.ok()??.spec?.holder_identity
+    leases
+        .get_opt("vmi-operator-leader")
+        .await
+        .ok()??
+        .spec?
+        .holder_identity
 }
 
 #[tokio::test]
@@ -27,10 +32,20 @@ async fn a_standby_replica_takes_over_when_the_leader_dies() {
     let client = common::client().await;
     common::install_crds(&client).await;
     let ns = common::test_namespace(&client, "ha").await;
-    let kubeconfig = common::service_account_kubeconfig(&client, &ns, "vmi-operator", &support::operator_rbac_yaml()).await;
+    let kubeconfig = common::service_account_kubeconfig(
+        &client,
+        &ns,
+        "vmi-operator",
+        &support::operator_rbac_yaml(),
+    )
+    .await;
 
     let lib_dir = tempfile::tempdir().unwrap();
-    std::fs::copy(common::repo_root().join("tests/data/photon-5.0.ovf"), lib_dir.path().join("photon.ovf")).unwrap();
+    std::fs::copy(
+        common::repo_root().join("tests/data/photon-5.0.ovf"),
+        lib_dir.path().join("photon.ovf"),
+    )
+    .unwrap();
     let lib_id = uuid::Uuid::new_v4().to_string();
     support::publish(lib_dir.path(), &lib_id);
     let source = format!("file://{}/lib.json", lib_dir.path().display());
@@ -39,14 +54,35 @@ async fn a_standby_replica_takes_over_when_the_leader_dies() {
     )).await;
 
     let flags = |name: &str| -> Vec<String> {
-        ["--disable-webhook", "--sync-interval", "2s", "--leader-elect", "--leader-election-namespace", &ns,
-         "--lease-duration", "6s", "--instance", name].iter().map(|s| s.to_string()).collect()
+        [
+            "--disable-webhook",
+            "--sync-interval",
+            "2s",
+            "--leader-elect",
+            "--leader-election-namespace",
+            &ns,
+            "--lease-duration",
+            "6s",
+            "--instance",
+            name,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     };
     let a_flags = flags("replica-a");
     let b_flags = flags("replica-b");
-    let mut a = support::OperatorProcess::start(&format!("ha-a-{ns}"), &kubeconfig, &a_flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut a = support::OperatorProcess::start(
+        &format!("ha-a-{ns}"),
+        &kubeconfig,
+        &a_flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     a.wait_ready().await;
-    let mut b = support::OperatorProcess::start(&format!("ha-b-{ns}"), &kubeconfig, &b_flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut b = support::OperatorProcess::start(
+        &format!("ha-b-{ns}"),
+        &kubeconfig,
+        &b_flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     b.wait_ready().await;
 
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
@@ -56,38 +92,79 @@ async fn a_standby_replica_takes_over_when_the_leader_dies() {
     })
     .await;
     let first = holder(&leases).await.unwrap();
-    let (leader, standby) = if first == "replica-a" { (&mut a, &mut b) } else { (&mut b, &mut a) };
+    let (leader, standby) = if first == "replica-a" {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
 
-    common::wait_until(Duration::from_secs(60), "the leader makes the image", || {
-        let ns = ns.clone();
-        async move { common::kubectl_ok(&["get", "vmi", "-n", &ns, "-o", "name"]).lines().count() == 1 }
-    })
+    common::wait_until(
+        Duration::from_secs(60),
+        "the leader makes the image",
+        || {
+            let ns = ns.clone();
+            async move {
+                common::kubectl_ok(&["get", "vmi", "-n", &ns, "-o", "name"])
+                    .lines()
+                    .count()
+                    == 1
+            }
+        },
+    )
     .await;
     let (_, leader_metrics) = leader.get("/metrics").await.unwrap();
     let (_, standby_metrics) = standby.get("/metrics").await.unwrap();
     assert!(reconciles(&leader_metrics) > 0, "the leader reconciles");
-    assert_eq!(reconciles(&standby_metrics), 0, "the standby does not reconcile:\n{standby_metrics}");
+    assert_eq!(
+        reconciles(&standby_metrics),
+        0,
+        "the standby does not reconcile:\n{standby_metrics}"
+    );
 
     // The leader dies without releasing its lease.
     leader.kill();
     let killed_at = Instant::now();
-    let standby_name = if first == "replica-a" { "replica-b" } else { "replica-a" };
-    common::wait_until(Duration::from_secs(30), "the standby takes the lease", || {
-        let leases = leases.clone();
-        async move { holder(&leases).await.as_deref() == Some(standby_name) }
-    })
+    let standby_name = if first == "replica-a" {
+        "replica-b"
+    } else {
+        "replica-a"
+    };
+    common::wait_until(
+        Duration::from_secs(30),
+        "the standby takes the lease",
+        || {
+            let leases = leases.clone();
+            async move { holder(&leases).await.as_deref() == Some(standby_name) }
+        },
+    )
     .await;
     let takeover = killed_at.elapsed();
     eprintln!("takeover after {takeover:?}");
-    assert!(takeover < Duration::from_secs(20), "takeover took {takeover:?}");
+    assert!(
+        takeover < Duration::from_secs(20),
+        "takeover took {takeover:?}"
+    );
 
     // And reconciles: a new template shows up as an image.
-    std::fs::copy(support::fixture("govmomi/ovf/fixtures/photon5.ovf"), lib_dir.path().join("photon5.ovf")).unwrap();
+    std::fs::copy(
+        support::fixture("govmomi/ovf/fixtures/photon5.ovf"),
+        lib_dir.path().join("photon5.ovf"),
+    )
+    .unwrap();
     support::publish(lib_dir.path(), &lib_id);
-    common::wait_until(Duration::from_secs(60), "the new leader makes the new image", || {
-        let ns = ns.clone();
-        async move { common::kubectl_ok(&["get", "vmi", "-n", &ns, "-o", "name"]).lines().count() == 2 }
-    })
+    common::wait_until(
+        Duration::from_secs(60),
+        "the new leader makes the new image",
+        || {
+            let ns = ns.clone();
+            async move {
+                common::kubectl_ok(&["get", "vmi", "-n", &ns, "-o", "name"])
+                    .lines()
+                    .count()
+                    == 2
+            }
+        },
+    )
     .await;
     let (_, metrics) = standby.get("/metrics").await.unwrap();
     assert!(reconciles(&metrics) > 0, "the new leader reconciles");

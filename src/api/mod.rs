@@ -5,6 +5,9 @@
 //! [`ContentLibrary`], [`ClusterContentLibrary`], [`ContentLibraryItem`],
 //! [`ClusterContentLibraryItem`], shaped like VMware's image-registry API.
 
+// `#[kube(printcolumn(..))]` repeats keys by design; clippy reads them as duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 mod condition;
 mod image;
 mod item;

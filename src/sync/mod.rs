@@ -39,6 +39,8 @@ pub enum SyncError {
     Source(#[from] SourceError),
     #[error("listing the library took longer than {0:?}")]
     Timeout(Duration),
+    #[error("the source holds library {found}, not {expected} (spec.uuid)")]
+    LibraryMismatch { expected: String, found: String },
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
 }
@@ -48,6 +50,7 @@ impl SyncError {
         match self {
             SyncError::Source(e) => e.reason(),
             SyncError::Timeout(_) => "SourceTimeout",
+            SyncError::LibraryMismatch { .. } => "LibraryMismatch",
             SyncError::Kube(_) => "KubernetesAPIError",
         }
     }
@@ -202,6 +205,13 @@ async fn sync_once<L: LibraryKind>(lib: &L, state: &SyncContext<L>) -> Result<us
     .await
     .map_err(|_| SyncError::Timeout(ctx.settings.list_timeout))??;
     let (info, items) = listing;
+    // A source that serves another library must not replace this one's items.
+    if !info.id.is_empty() && !info.id.eq_ignore_ascii_case(lib.uuid()) {
+        return Err(SyncError::LibraryMismatch {
+            expected: lib.uuid().to_string(),
+            found: info.id,
+        });
+    }
     tracing::debug!(library = %lib.name_any(), items = items.len(), "library listed");
     // The store must hold every existing item before we decide what is gone.
     state.items_synced.wait().await;

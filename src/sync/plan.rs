@@ -53,7 +53,7 @@ pub fn desired_status(
     now: &str,
 ) -> ContentLibraryItemStatus {
     // Only the Ready condition is the sync's; others (e.g. the image controller's) are not ours.
-    let mut conditions = previous.map(|p| sync_conditions(p)).unwrap_or_default();
+    let mut conditions = previous.map(sync_conditions).unwrap_or_default();
     let (status, reason, message) = match (info.security_compliance, &info.security_message) {
         (false, message) => (
             ConditionStatus::True,
