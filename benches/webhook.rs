@@ -38,7 +38,7 @@ fn main() {
         }
     } else {
         Plan {
-            requests: 30_000,
+            requests: 100_000,
             max_duration: Duration::from_secs(30),
             warmup: 1_000,
         }

@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 use crate::common;
 
+pub mod vcsim;
+
 /// The operator's RBAC as installed (config/rbac/role.yaml and leader_election_role.yaml), bound to
 /// `${SERVICE_ACCOUNT}` in `${NAMESPACE}`, with per-namespace names so parallel tests don't share.
 pub fn operator_rbac_yaml() -> String {
