@@ -257,6 +257,62 @@ spec: {{ uuid: "{cluster_lib_id}", source: "{cluster_source}" }}
     assert_eq!(library["status"]["itemCount"], 3);
     assert_eq!(ready(&library).unwrap().0, "True");
 
+    // A second item with the same UUID (never made by the sync) must not take the image over.
+    let photon_uuid = status["providerItemID"].as_str().unwrap().to_string();
+    common::apply_yaml(
+        &client,
+        &ns,
+        &format!(
+            r#"
+apiVersion: imageregistry.vmware.com/v1alpha1
+kind: ContentLibraryItem
+metadata: {{ name: impostor, namespace: {ns} }}
+spec: {{ uuid: "{photon_uuid}" }}
+"#
+        ),
+    )
+    .await;
+    let impostor_status = json!({ "status": { "name": "Impostor", "type": "Ovf", "ready": true, "securityCompliance": true,
+        "contentVersion": "9", "contentLibraryRef": { "name": "images", "namespace": ns } } }).to_string();
+    common::kubectl_ok(&[
+        "patch",
+        "clitem",
+        "impostor",
+        "-n",
+        &ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &impostor_status,
+    ]);
+    common::wait_until(WAIT, "the impostor item gets a conflict condition", || {
+        let ns = ns.clone();
+        async move {
+            let item = get_json(&["get", "clitem", "impostor", "-n", &ns]);
+            item["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter().any(|c| {
+                    c["type"] == "VirtualMachineImageConflict"
+                        && c["message"]
+                            .as_str()
+                            .unwrap_or("")
+                            .contains(&photon_name_for(&ns))
+                })
+            })
+        }
+    })
+    .await;
+    let image = get_json(&["get", "vmi", &photon_name, "-n", &ns]);
+    assert_eq!(
+        image["status"]["name"], "Photon OS 5.0",
+        "the image is not overwritten"
+    );
+    let events = common::kubectl_ok(&["get", "events", "-n", &ns, "-o", "json"]);
+    assert!(
+        events.contains("ItemNameMismatch"),
+        "a name that does not match the UUID is reported"
+    );
+    common::kubectl_ok(&["delete", "clitem", "impostor", "-n", &ns]);
+
     // A new content version updates the image.
     let changed = std::fs::read_to_string(&seed_ovf)
         .unwrap()
@@ -382,6 +438,14 @@ spec: {{ uuid: "{cluster_lib_id}", source: "{cluster_source}" }}
     );
     // Cluster-scoped objects outlive the namespace: leave none behind for other tests.
     common::kubectl_ok(&["delete", "ccl", &ccl_name, "--wait=false"]);
+}
+
+/// The Photon image's name, read back from the cluster (for messages that name it).
+fn photon_name_for(ns: &str) -> String {
+    let images = get_json(&["get", "vmi", "-n", ns]);
+    image_by_display_name(&images, "Photon OS 5.0")
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+        .unwrap_or_default()
 }
 
 fn vmoperator_vmi_id(uuid: &str) -> String {
