@@ -88,6 +88,10 @@ pub struct RunArgs {
     /// Reconciles running at once per controller.
     #[arg(long, env = "VMI_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
+    /// Watch namespaced ContentLibraries, items and images in this namespace only (default: all).
+    /// Cluster-scoped libraries are always watched.
+    #[arg(long, env = "VMI_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
     /// Log format.
     #[arg(long, env = "VMI_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

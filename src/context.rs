@@ -23,6 +23,8 @@ pub struct Settings {
     pub concurrency: u16,
     /// API writes in flight at once within one library sync.
     pub write_concurrency: usize,
+    /// Watch namespaced libraries, items and images in this namespace only (None: all).
+    pub watch_namespace: Option<String>,
 }
 
 impl Default for Settings {
@@ -33,6 +35,7 @@ impl Default for Settings {
             fetch_timeout: Duration::from_secs(120),
             concurrency: 16,
             write_concurrency: 16,
+            watch_namespace: None,
         }
     }
 }

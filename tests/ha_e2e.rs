@@ -63,6 +63,8 @@ async fn a_standby_replica_takes_over_when_the_leader_dies() {
             &ns,
             "--lease-duration",
             "6s",
+            "--watch-namespace",
+            &ns,
             "--instance",
             name,
         ]
