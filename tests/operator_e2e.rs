@@ -366,6 +366,15 @@ spec: {{ uuid: "{photon_uuid}" }}
         "-o",
         "json",
     ]);
+    let broken_name = image_by_display_name(&images, "broken").unwrap()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let describe = common::kubectl_ok(&["describe", "vmi", &broken_name, "-n", &ns]);
+    assert!(
+        describe.contains("Warning") && describe.contains("VirtualMachineImageNotSynced"),
+        "kubectl describe shows the failure as an event on the image:\n{describe}"
+    );
     assert!(
         events.contains("VirtualMachineImageNotSynced"),
         "a Warning event names the reason: {events}"

@@ -195,8 +195,8 @@ fn identities(objects: &[Value]) -> BTreeSet<(String, String, String)> {
 
 fn read_yaml(path: &str) -> Vec<Value> {
     let file = repo_root().join(path);
-    let text = std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    let text =
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
     yaml_documents(&text, &file)
 }
 
@@ -306,7 +306,10 @@ fn values_are_checked() {
             "vcenter.credentialsSecret",
         ),
         (
-            &["--set", "fullnameOverride=a-name-that-is-far-too-long-for-the-service-names"],
+            &[
+                "--set",
+                "fullnameOverride=a-name-that-is-far-too-long-for-the-service-names",
+            ],
             "fullnameOverride",
         ),
     ];
@@ -372,7 +375,10 @@ fn release_vmware_system_vmop_matches_config_default() {
         ("ServiceAccount", "vmware-system-vmop-controller-manager"),
         ("Service", "vmware-system-vmop-webhook-service"),
         ("Service", "vmware-system-vmop-metrics-service"),
-        ("PodDisruptionBudget", "vmware-system-vmop-controller-manager"),
+        (
+            "PodDisruptionBudget",
+            "vmware-system-vmop-controller-manager",
+        ),
         ("Role", "vmware-system-vmop-leader-election-role"),
         ("Certificate", "vmware-system-vmop-serving-cert"),
     ] {
@@ -383,7 +389,10 @@ fn release_vmware_system_vmop_matches_config_default() {
     }
     for (k, n) in [
         ("ClusterRole", "vmware-system-vmop-manager-role"),
-        ("ClusterRoleBinding", "vmware-system-vmop-manager-rolebinding"),
+        (
+            "ClusterRoleBinding",
+            "vmware-system-vmop-manager-rolebinding",
+        ),
         (
             "MutatingWebhookConfiguration",
             "vmware-system-vmop-mutating-webhook-configuration",
@@ -443,7 +452,11 @@ fn release_vmware_system_vmop_matches_config_default() {
 
     // The pod: same security, resources, probes, ports; every variable of config/manager with the
     // same value in the chart.
-    let d_chart = find(&chart, "Deployment", "vmware-system-vmop-controller-manager");
+    let d_chart = find(
+        &chart,
+        "Deployment",
+        "vmware-system-vmop-controller-manager",
+    );
     let d_config = find(
         &kustomized,
         "Deployment",
@@ -458,7 +471,10 @@ fn release_vmware_system_vmop_matches_config_default() {
         p_chart["serviceAccountName"],
         "vmware-system-vmop-controller-manager"
     );
-    assert_eq!(p_chart["serviceAccountName"], p_config["serviceAccountName"]);
+    assert_eq!(
+        p_chart["serviceAccountName"],
+        p_config["serviceAccountName"]
+    );
     for field in [
         "securityContext",
         "resources",
@@ -554,13 +570,13 @@ fn pod_is_hardened_and_wired() {
         );
     }
     assert_eq!(
-        of_kind(&objects, "MutatingWebhookConfiguration")[0]["webhooks"][0]["clientConfig"]
-            ["service"]["path"],
+        of_kind(&objects, "MutatingWebhookConfiguration")[0]["webhooks"][0]["clientConfig"]["service"]
+            ["path"],
         "/mutate-vmoperator-vmware-com-v1alpha5-virtualmachine"
     );
     assert_eq!(
-        of_kind(&objects, "ValidatingWebhookConfiguration")[0]["webhooks"][0]["clientConfig"]
-            ["service"]["path"],
+        of_kind(&objects, "ValidatingWebhookConfiguration")[0]["webhooks"][0]["clientConfig"]["service"]
+            ["path"],
         "/validate-vmoperator-vmware-com-v1alpha5-virtualmachine"
     );
 
@@ -712,7 +728,9 @@ fn server_dry_run(file: &Path) -> usize {
         "-f",
         file.to_str().unwrap(),
     ]);
-    out.lines().filter(|l| l.ends_with("(server dry run)")).count()
+    out.lines()
+        .filter(|l| l.ends_with("(server dry run)"))
+        .count()
 }
 
 #[tokio::test]
@@ -726,7 +744,12 @@ async fn rendered_chart_is_accepted_by_the_apiserver() {
         ("default", vec!["--set", "crds.install=true"]),
         (
             "cert-manager",
-            vec!["--set", "certManager.enabled=true", "--set", "crds.install=true"],
+            vec![
+                "--set",
+                "certManager.enabled=true",
+                "--set",
+                "crds.install=true",
+            ],
         ),
         (
             "vcenter",
@@ -825,7 +848,10 @@ async fn install_upgrade_uninstall() {
     let sc = c.security_context.as_ref().unwrap();
     assert_eq!(sc.read_only_root_filesystem, Some(true));
     assert_eq!(sc.allow_privilege_escalation, Some(false));
-    assert_eq!(pod.security_context.as_ref().unwrap().run_as_user, Some(65532));
+    assert_eq!(
+        pod.security_context.as_ref().unwrap().run_as_user,
+        Some(65532)
+    );
 
     Api::<ServiceAccount>::namespaced(client.clone(), &ns)
         .get(&format!("{ns}-controller-manager"))
@@ -874,13 +900,21 @@ async fn install_upgrade_uninstall() {
 
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let secret_name = format!("{ns}-webhook-server-cert");
-    let ca = secrets.get(&secret_name).await.expect("webhook Secret").data.unwrap()["ca.crt"]
+    let ca = secrets
+        .get(&secret_name)
+        .await
+        .expect("webhook Secret")
+        .data
+        .unwrap()["ca.crt"]
         .clone();
     let mutating: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
     let validating: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
     let mutating_name = format!("{ns}-mutating-webhook-configuration");
     let validating_name = format!("{ns}-validating-webhook-configuration");
-    let m = mutating.get(&mutating_name).await.expect("mutating webhook");
+    let m = mutating
+        .get(&mutating_name)
+        .await
+        .expect("mutating webhook");
     let v = validating
         .get(&validating_name)
         .await
@@ -1027,10 +1061,7 @@ async fn crd_templates_install_upgrade_and_survive_uninstall() {
         &format!("-e 's/^    kind: \\(.*\\)$/    categories:\\n    - {ns}\\n    kind: \\1/'"),
     );
 
-    let crd_names: Vec<String> = crds_dir()
-        .keys()
-        .map(|n| format!("{n}.{suffix}"))
-        .collect();
+    let crd_names: Vec<String> = crds_dir().keys().map(|n| format!("{n}.{suffix}")).collect();
     let _cleanup = DeleteCrds(crd_names.clone());
 
     let fullname = format!("fullnameOverride={ns}");
@@ -1121,7 +1152,10 @@ async fn crd_templates_install_upgrade_and_survive_uninstall() {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("helm uninstall deleted CRD {n}"));
-        assert!(crd.metadata.deletion_timestamp.is_none(), "{n} is being deleted");
+        assert!(
+            crd.metadata.deletion_timestamp.is_none(),
+            "{n} is being deleted"
+        );
     }
     let out = kubectl_ok(&[
         "get",

@@ -309,7 +309,7 @@ async fn reconcile_item<I: ItemKind>(
     };
     let status = desired_status(&facts, descriptor, previous);
     let labels = desired_labels(&status);
-    let writes = apply_image(
+    let (writes, image_uid) = apply_image(
         item,
         &image_name,
         existing.as_deref(),
@@ -319,7 +319,17 @@ async fn reconcile_item<I: ItemKind>(
     )
     .await?;
     ctx.metrics.wrote(&controller_name::<I>(), writes);
-    announce_transition(item, previous, &status, ctx).await;
+    let image = I::Image::new_image(
+        ObjectMeta {
+            name: Some(image_name),
+            namespace: item.namespace(),
+            uid: image_uid,
+            ..Default::default()
+        },
+        None,
+        None,
+    );
+    announce_transition(&image, previous, &status, ctx).await;
     match fetch_error {
         Some(e) => Err(e),
         None => Ok(Action::await_change()),
@@ -386,7 +396,8 @@ fn our_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Writes the image object and its status where they differ. Returns the number of writes.
+/// Writes the image object and its status where they differ. Returns the number of writes and
+/// the image's uid.
 async fn apply_image<I: ItemKind>(
     item: &I,
     image_name: &str,
@@ -394,7 +405,7 @@ async fn apply_image<I: ItemKind>(
     status: &VirtualMachineImageStatus,
     labels: &BTreeMap<String, String>,
     ctx: &Context,
-) -> Result<u64, ImageError> {
+) -> Result<(u64, Option<String>), ImageError> {
     let provider_ref = ProviderRef {
         api_version: I::api_version(&()).into_owned(),
         kind: I::kind(&()).into_owned(),
@@ -414,6 +425,7 @@ async fn apply_image<I: ItemKind>(
     let api = I::Image::api(ctx.client.clone(), item.namespace().as_deref());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut writes = 0;
+    let mut uid = existing.and_then(|img| img.uid());
     if !object_current {
         let meta = ObjectMeta {
             name: Some(image_name.to_string()),
@@ -422,8 +434,10 @@ async fn apply_image<I: ItemKind>(
             ..Default::default()
         };
         let image = I::Image::new_image(meta, Some(provider_ref), None);
-        api.patch(image_name, &params, &Patch::Apply(&image))
-            .await?;
+        uid = api
+            .patch(image_name, &params, &Patch::Apply(&image))
+            .await?
+            .uid();
         writes += 1;
     }
     if !status_current {
@@ -432,12 +446,13 @@ async fn apply_image<I: ItemKind>(
             .await?;
         writes += 1;
     }
-    Ok(writes)
+    Ok((writes, uid))
 }
 
-/// Events on Ready transitions only, so a failing item does not flood the event stream.
-async fn announce_transition<I: ItemKind>(
-    item: &I,
+/// Events on the image when its Ready state changes (failures and recoveries only: a sync of
+/// thousands of new images publishes no event, and a failing item does not flood the stream).
+async fn announce_transition<K: ImageKind>(
+    image: &K,
     previous: Option<&VirtualMachineImageStatus>,
     status: &VirtualMachineImageStatus,
     ctx: &Context,
@@ -450,35 +465,25 @@ async fn announce_transition<I: ItemKind>(
     if !changed {
         return;
     }
-    let image_name = vmi_id::vmi_id(item.uuid()).unwrap_or_default();
     match now.status {
         ConditionStatus::True if before.is_some() => {
             ctx.event(
-                item,
+                image,
                 EventType::Normal,
                 "ImageReady",
                 "Reconcile",
-                format!("image {image_name} is ready"),
+                "the image is ready again".into(),
             )
             .await
         }
-        ConditionStatus::True => {
-            ctx.event(
-                item,
-                EventType::Normal,
-                "ImageCreated",
-                "Reconcile",
-                format!("image {image_name} is ready"),
-            )
-            .await
-        }
+        ConditionStatus::True => {}
         _ => {
             ctx.event(
-                item,
+                image,
                 EventType::Warning,
                 &now.reason,
                 "Reconcile",
-                format!("image {image_name}: {}", now.message),
+                now.message.clone(),
             )
             .await
         }

@@ -79,8 +79,10 @@ pub struct SyncController<L: LibraryKind> {
 
 impl<L: LibraryKind> SyncController<L> {
     pub fn new(ctx: &Context) -> Self {
-        let (libraries, libraries_synced, events) =
-            reflect(L::api(ctx.client.clone(), ctx.settings.watch_namespace.as_deref()), watcher::Config::default());
+        let (libraries, libraries_synced, events) = reflect(
+            L::api(ctx.client.clone(), ctx.settings.watch_namespace.as_deref()),
+            watcher::Config::default(),
+        );
         // Our own status writes must not trigger a new listing: react to spec changes only; the
         // periodic requeue does the rest.
         let trigger = events
