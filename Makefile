@@ -16,6 +16,7 @@ build:
 
 crds:
 	cargo run -- crds --out crds/
+	charts/sync-crds.sh
 
 fmt:
 	cargo fmt
@@ -23,6 +24,7 @@ fmt:
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	charts/sync-crds.sh --check
 
 tools:
 	hack/tools.sh all
@@ -61,3 +63,18 @@ demo:
 
 demo-down:
 	hack/demo.sh down
+
+# Packaging: copy crds/ into the chart and config/crd/bases; lint the chart; check the Dockerfile
+# (static checks and the builder stage's musl release build, run locally: no Docker engine here).
+.PHONY: chart-crds helm-lint check-dockerfile
+chart-crds:
+	charts/sync-crds.sh
+
+helm-lint:
+	hack/tools.sh helm
+	@helm=$$(hack/tools.sh env | sed -n 's/^VMI_HELM=//p'); \
+	$$helm lint charts/vmi-operator --strict; \
+	$$helm lint charts/vmi-operator --strict --set certManager.enabled=true --set serviceMonitor.enabled=true
+
+check-dockerfile:
+	hack/check-dockerfile.sh

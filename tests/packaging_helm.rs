@@ -595,10 +595,13 @@ fn pod_is_hardened_and_wired() {
             "webhook.enabled=false",
             "--set",
             "serviceMonitor.enabled=true",
+            "--set",
+            "operator.watchNamespace=team-a",
         ],
     );
     let d = find(&objects, "Deployment", "vmi-controller-manager");
     let env = env_of(d);
+    assert_eq!(env["VMI_WATCH_NAMESPACE"], "team-a");
     assert_eq!(env["VMI_VCENTER_URL"], "https://vcenter.example.com");
     let dir = env["VMI_VCENTER_CREDENTIALS_DIR"].as_str().unwrap();
     let pod = &d["spec"]["template"]["spec"];
