@@ -270,42 +270,15 @@ async fn reconcile_item<I: ItemKind>(
 
     let facts = ItemFacts::from_status(&item.name_any(), uuid, item_status);
     let previous = existing.as_ref().and_then(|img| img.image_status());
-    let content_version = facts.content_version.clone().unwrap_or_default();
-    let fetched: Option<Arc<OvfInfo>>;
-    let mut fetch_error = None;
-    let descriptor = if !facts.needs_descriptor() {
-        Descriptor::NotNeeded
-    } else if let Some(info) = state.cache.get(uuid, &content_version) {
-        fetched = Some(info);
-        Descriptor::Parsed(fetched.as_deref().expect("just set"))
-    } else if previous.is_some_and(|p| {
-        p.is_ready()
-            && p.provider_content_version.as_deref() == Some(content_version.as_str())
-            && p.provider_item_id.as_deref() == Some(uuid)
-    }) {
-        // A restart must not refetch every descriptor: this content version was read before.
-        Descriptor::Unchanged
-    } else {
-        ctx.metrics
-            .ovf_fetches
-            .get_or_create(&crate::metrics::ControllerLabels {
-                controller: controller_name::<I>(),
-            })
-            .inc();
-        match fetch_descriptor(item, item_status, state).await {
-            Ok(info) => {
-                let info = Arc::new(info);
-                state.cache.insert(uuid, &content_version, info.clone());
-                fetched = Some(info);
-                Descriptor::Parsed(fetched.as_deref().expect("just set"))
-            }
-            Err(e) => {
-                let message = format!("content library item {}: {e}", item.name_any());
-                let reason = e.reason();
-                fetch_error = Some(e);
-                Descriptor::Failed { reason, message }
-            }
-        }
+    let obtained = obtain_descriptor(item, item_status, &facts, previous, state).await;
+    let descriptor = match &obtained {
+        Obtained::NotNeeded => Descriptor::NotNeeded,
+        Obtained::Unchanged => Descriptor::Unchanged,
+        Obtained::Parsed(info) => Descriptor::Parsed(info),
+        Obtained::Failed(e) => Descriptor::Failed {
+            reason: e.reason(),
+            message: format!("content library item {}: {e}", item.name_any()),
+        },
     };
     let status = desired_status(&facts, descriptor, previous);
     let labels = desired_labels(&status);
@@ -330,9 +303,58 @@ async fn reconcile_item<I: ItemKind>(
         None,
     );
     announce_transition(&image, previous, &status, ctx).await;
-    match fetch_error {
-        Some(e) => Err(e),
-        None => Ok(Action::await_change()),
+    match obtained {
+        // The status says why; the error makes the controller retry this item with backoff.
+        Obtained::Failed(e) => Err(e),
+        _ => Ok(Action::await_change()),
+    }
+}
+
+/// Where an item's parsed descriptor comes from this time.
+enum Obtained {
+    NotNeeded,
+    /// The previous status already holds this content version's fields.
+    Unchanged,
+    Parsed(Arc<OvfInfo>),
+    Failed(ImageError),
+}
+
+/// The cache, else the previous status when the content version is unchanged (so a restart
+/// does not refetch every descriptor), else the library source.
+async fn obtain_descriptor<I: ItemKind>(
+    item: &I,
+    item_status: &ContentLibraryItemStatus,
+    facts: &ItemFacts,
+    previous: Option<&VirtualMachineImageStatus>,
+    state: &ImageState<I>,
+) -> Obtained {
+    if !facts.needs_descriptor() {
+        return Obtained::NotNeeded;
+    }
+    let uuid = facts.uuid.as_str();
+    let content_version = facts.content_version.clone().unwrap_or_default();
+    if let Some(info) = state.cache.get(uuid, &content_version) {
+        return Obtained::Parsed(info);
+    }
+    let read_before = previous.is_some_and(|p| {
+        p.is_ready()
+            && p.provider_content_version.as_deref() == Some(content_version.as_str())
+            && p.provider_item_id.as_deref() == Some(uuid)
+    });
+    if read_before {
+        return Obtained::Unchanged;
+    }
+    let labels = crate::metrics::ControllerLabels {
+        controller: controller_name::<I>(),
+    };
+    state.ctx.metrics.ovf_fetches.get_or_create(&labels).inc();
+    match fetch_descriptor(item, item_status, state).await {
+        Ok(info) => {
+            let info = Arc::new(info);
+            state.cache.insert(uuid, &content_version, info.clone());
+            Obtained::Parsed(info)
+        }
+        Err(e) => Obtained::Failed(e),
     }
 }
 
