@@ -2,11 +2,12 @@
 //! drives it, one phase per fresh loopback control plane (`hack/cluster.sh` with its own
 //! `VMI_CLUSTER_DIR`), and this binary does the measuring:
 //!
-//! - `floor --sizes 1000,5000 --out F`: the apiserver's floor for a sync. A plain kube client,
-//!   under the operator's own ServiceAccount and RBAC (so API Priority and Fairness treats it
-//!   like the operator), writes exactly the objects the operator would write for a library of N
-//!   items (payloads computed with the operator's own pure functions): per item, apply the item,
-//!   its status, the image and its status, 16 items at once. No operator runs in that cluster.
+//! - `floor --sizes 1000,5000 [--floor-concurrency 16,32] --out F`: the apiserver's floor for a
+//!   sync. A plain kube client, under the operator's own ServiceAccount and RBAC (so API Priority
+//!   and Fairness treats it like the operator), writes exactly the objects the operator would
+//!   write for a library of N items (payloads computed with the operator's own pure functions):
+//!   per item, apply the item, its status, the image and its status, 16 (or 32) items at once,
+//!   after an untimed warm-up of 100 items. No operator runs in that cluster.
 //! - `operator --sizes 1000,5000 --binary B --tag T --out F`: the release binary as a child
 //!   process under that same identity, with its webhook serving (the webhook's image index is
 //!   part of the memory it needs). Idle RSS on an empty cluster; then per N, a published library
@@ -102,6 +103,7 @@ struct Args {
     out: Option<PathBuf>,
     mode: String,
     startup: bool,
+    floor_concurrency: Vec<usize>,
 }
 
 impl Args {
@@ -114,6 +116,7 @@ impl Args {
             out: None,
             mode: "quick".into(),
             startup: true,
+            floor_concurrency: vec![CONCURRENCY, 2 * CONCURRENCY],
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -126,6 +129,12 @@ impl Args {
                     args.sizes = value("--sizes")
                         .split(',')
                         .map(|s| s.trim().parse().expect("--sizes: numbers, comma-separated"))
+                        .collect()
+                }
+                "--floor-concurrency" => {
+                    args.floor_concurrency = value("--floor-concurrency")
+                        .split(',')
+                        .map(|s| s.trim().parse().expect("--floor-concurrency: numbers"))
                         .collect()
                 }
                 "--binary" => args.binary = value("--binary").into(),
@@ -317,6 +326,26 @@ fn cluster_pid(component: &str) -> Option<u32> {
 }
 
 /// CPU seconds so far of the operator (when given) and the control plane's processes.
+/// Busy CPU seconds of the whole machine (all CPUs), from the first line of /proc/stat.
+fn machine_busy_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<f64> = text
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let busy = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| fields.get(i))
+        .sum::<f64>();
+    Some(busy / 100.0)
+}
+
+/// CPU seconds so far of the operator (when given), the control plane's processes, this
+/// benchmark process, and the whole machine (`machine`).
 fn cpu_snapshot(operator: Option<u32>) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     if let Some(s) = operator.and_then(cpu_seconds) {
@@ -327,17 +356,35 @@ fn cpu_snapshot(operator: Option<u32>) -> BTreeMap<String, f64> {
             out.insert(c.to_string(), s);
         }
     }
+    if let Some(s) = cpu_seconds(std::process::id()) {
+        out.insert("bench".to_string(), s);
+    }
+    if let Some(s) = machine_busy_seconds() {
+        out.insert("machine".to_string(), s);
+    }
     out
 }
 
+/// CPU seconds used between two snapshots, per process; `others` is what the rest of the
+/// machine used meanwhile (other people's builds and tests share these CPUs).
 fn cpu_delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> Value {
-    let map: serde_json::Map<String, Value> = after
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    let deltas: BTreeMap<String, f64> = after
         .iter()
-        .filter_map(|(k, a)| {
-            let b = before.get(k)?;
-            Some((k.clone(), json!(((a - b) * 100.0).round() / 100.0)))
-        })
+        .filter_map(|(k, a)| Some((k.clone(), a - before.get(k)?)))
         .collect();
+    let mut map: serde_json::Map<String, Value> = deltas
+        .iter()
+        .map(|(k, d)| (k.clone(), json!(round(*d))))
+        .collect();
+    if let Some(machine) = deltas.get("machine") {
+        let ours: f64 = deltas
+            .iter()
+            .filter(|(k, _)| k.as_str() != "machine")
+            .map(|(_, d)| d)
+            .sum();
+        map.insert("others".into(), json!(round((machine - ours).max(0.0))));
+    }
     Value::Object(map)
 }
 
@@ -538,7 +585,8 @@ fn event_writes_in(delta: &BTreeMap<String, f64>) -> f64 {
         .iter()
         .filter(|(k, _)| is_write(k) && k.split(' ').nth(1) == Some("events"))
         .map(|(_, v)| v)
-        .sum()
+        .sum::<f64>()
+        + 0.0
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -792,15 +840,25 @@ async fn floor_phase(args: &Args) -> Value {
             .await;
     let identity = common::client_from(&kubeconfig).await;
     let libraries: Vec<Library> = args.sizes.iter().map(|&n| prepare_library(n)).collect();
+    // A fresh apiserver is slower for its first writes of a kind (connections, caches, the
+    // field managers' type converters): a small untimed round first, so the floor is a floor.
+    let warmup = floor_run(&client, &identity, &prepare_library(100), CONCURRENCY).await;
+    // Every size at the first concurrency, then at the next: the runs at 16 then find the
+    // same objects already stored as the operator's runs of the same sizes do. (The operator's
+    // sync and image controllers run side by side, 16 each: up to 32 writes in flight; the same
+    // writes with 32 items at once show what that buys.)
     let mut runs = Vec::new();
-    for lib in &libraries {
-        runs.push(floor_run(&client, &identity, lib).await);
+    for &concurrency in &args.floor_concurrency {
+        for lib in &libraries {
+            runs.push(floor_run(&client, &identity, lib, concurrency).await);
+        }
     }
     json!({
         "phase": "floor",
         "kubernetes": version,
         "machine": machine(),
         "concurrency": CONCURRENCY,
+        "warmup": warmup,
         "identity": "the operator's ServiceAccount and ClusterRole (config/rbac)",
         "runs": runs,
     })
@@ -817,9 +875,9 @@ struct FloorItem {
     image_status: Value,
 }
 
-async fn floor_run(admin: &Client, identity: &Client, lib: &Library) -> Value {
+async fn floor_run(admin: &Client, identity: &Client, lib: &Library, concurrency: usize) -> Value {
     let n = lib.n;
-    let ns = common::test_namespace(admin, &format!("floor-n{n}")).await;
+    let ns = common::test_namespace(admin, &format!("floor-n{n}-c{concurrency}")).await;
     let library = apply_library(admin, &ns, lib).await;
 
     // The payloads the operator would write, from its own pure functions (not timed).
@@ -887,7 +945,7 @@ async fn floor_run(admin: &Client, identity: &Client, lib: &Library) -> Value {
     let cpu_before = cpu_snapshot(None);
     let load_before = loadavg();
     eprintln!(
-        "[bench] floor N={n}: {} writes, {CONCURRENCY} items at once",
+        "[bench] floor N={n}: {} writes, {concurrency} items at once",
         4 * n
     );
     let started = Instant::now();
@@ -917,7 +975,7 @@ async fn floor_run(admin: &Client, identity: &Client, lib: &Library) -> Value {
             Ok(())
         }
     }))
-    .buffer_unordered(CONCURRENCY)
+    .buffer_unordered(concurrency)
     .collect()
     .await;
     let elapsed = started.elapsed();
@@ -935,6 +993,7 @@ async fn floor_run(admin: &Client, identity: &Client, lib: &Library) -> Value {
     );
     json!({
         "n": n,
+        "concurrency": concurrency,
         "namespace": ns,
         "seconds": secs(elapsed),
         "writes": 4 * n,
@@ -1143,7 +1202,7 @@ async fn sync_run(
         "operator_writes": writes(&counters_settled),
         "operator_writes_by_controller": diff("vmi_operator_writes_total", "controller"),
         "reconciles_by_controller": diff("vmi_operator_reconciles_total", "controller"),
-        "ovf_fetches": diff("vmi_operator_ovf_fetches_total", "controller").values().sum::<f64>(),
+        "ovf_fetches": diff("vmi_operator_ovf_fetches_total", "controller").values().sum::<f64>() + 0.0,
         "reconcile_errors": diff("vmi_operator_reconcile_errors_total", "reason"),
         "expected_writes": 4 * n + 1,
         "apiserver_writes": writes_in(&requests),
@@ -1156,10 +1215,10 @@ async fn sync_run(
         "load_after": loadavg(),
     });
     eprintln!(
-        "[bench] operator N={n}: items in {:?}s, {} Ready in {:?}s; operator writes {} (4N+1 = {}), apiserver writes {}",
-        result["items_seconds"],
+        "[bench] operator N={n}: items in {}s, {} Ready in {}s; operator writes {} (4N+1 = {}), apiserver writes {}",
+        num(&result["items_seconds"], 1),
         images.count,
-        result["ready_seconds"],
+        num(&result["ready_seconds"], 1),
         result["operator_writes"],
         4 * n + 1,
         result["apiserver_writes"]
@@ -1245,7 +1304,15 @@ async fn startup_run(
 fn report(args: &Args) {
     let dir = bench_dir();
     let parts = dir.join("parts");
-    let floor = read_json(&parts.join("floor.json"));
+    // The 10,000 floor runs on a control plane of its own, as the operator's 10,000 run does.
+    let mut floor = read_json(&parts.join("floor.json"));
+    if let Some(big) = read_json(&parts.join("floor-10k.json")) {
+        let big_runs = big["runs"].as_array().cloned().unwrap_or_default();
+        match floor.as_mut().and_then(|f| f["runs"].as_array_mut()) {
+            Some(runs) => runs.extend(big_runs),
+            None => floor = Some(big),
+        }
+    }
     let main = read_json(&parts.join("operator-main.json"));
     let big = read_json(&parts.join("operator-10k.json"));
     let ovf = read_json(&dir.join("ovf.json"));
@@ -1255,17 +1322,18 @@ fn report(args: &Args) {
         .flatten()
         .collect();
 
-    let floor_of = |n: u64| -> Option<&Value> {
-        floor.as_ref()?["runs"]
-            .as_array()?
-            .iter()
-            .find(|r| r["n"].as_u64() == Some(n))
+    let floor_of = |n: u64, concurrency: usize| -> Option<&Value> {
+        floor.as_ref()?["runs"].as_array()?.iter().find(|r| {
+            r["n"].as_u64() == Some(n)
+                && r["concurrency"].as_u64().unwrap_or(CONCURRENCY as u64) == concurrency as u64
+        })
     };
     let mut sync_rows = Vec::new();
     for op in &operators {
         for run in op["runs"].as_array().into_iter().flatten() {
             let n = run["n"].as_u64().unwrap_or(0);
-            let floor_run = floor_of(n);
+            let floor_run = floor_of(n, CONCURRENCY);
+            let floor_wide = floor_of(n, 2 * CONCURRENCY);
             let operator_s = run["ready_seconds"].as_f64();
             let floor_s = floor_run.and_then(|f| f["seconds"].as_f64());
             let ratio = operator_s
@@ -1279,6 +1347,7 @@ fn report(args: &Args) {
                 "items_seconds": run["items_seconds"],
                 "floor_seconds": floor_s,
                 "floor_writes_per_second": floor_run.map(|f| f["writes_per_second"].clone()),
+                "floor_32_seconds": floor_wide.map(|f| f["seconds"].clone()),
                 "ratio": ratio,
                 "operator_writes": run["operator_writes"],
                 "operator_writes_by_controller": run["operator_writes_by_controller"],
@@ -1287,6 +1356,7 @@ fn report(args: &Args) {
                 "apiserver_event_writes": run["apiserver_event_writes"],
                 "ovf_fetches": run["ovf_fetches"],
                 "reconciles_by_controller": run["reconciles_by_controller"],
+                "apiserver_requests": run["apiserver_requests"],
                 "cpu_seconds_to_ready": run["cpu_seconds_to_ready"],
                 "floor_cpu_seconds": floor_run.map(|f| f["cpu_seconds"].clone()),
                 "load_before": run["load_before"],
@@ -1385,15 +1455,17 @@ fn markdown(r: &Value) -> String {
         s,
         "Wall time from creating the ContentLibrary to N items and to N Ready images (watched). \
          Floor: a plain kube client under the operator's identity writing the same objects \
-         (apply item, item status, apply image, image status; 16 items at once) into a fresh \
-         namespace with no operator running. Writes: the operator's `vmi_operator_writes_total` \
+         (apply item, item status, apply image, image status; 16 items at once, after an \
+         untimed warm-up) into a fresh namespace with no operator running. The operator's sync \
+         and image controllers work side by side, 16 each (up to 32 writes in flight), hence the \
+         floor with 32 items at once too. Writes: the operator's `vmi_operator_writes_total` \
          (expected 4N + 1 library status); the apiserver's count includes events.\n"
     );
     let _ = writeln!(
         s,
-        "| N | items (s) | all Ready (s) | floor (s) | operator / floor | operator writes | 4N+1 | apiserver writes (events) | CPU s operator / apiserver / etcd |"
+        "| N | items (s) | all Ready (s) | floor, 16 at once (s) | operator / floor | floor, 32 at once (s) | operator writes | 4N+1 | apiserver writes (events) | CPU s operator / apiserver / etcd / other processes |"
     );
-    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for row in r["sync"].as_array().into_iter().flatten() {
         let cpu = &row["cpu_seconds_to_ready"];
         let ready = if row["completed"].as_bool() == Some(false) {
@@ -1403,12 +1475,13 @@ fn markdown(r: &Value) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} / {} / {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} / {} / {} / {} |",
             thousands(&row["n"]),
             num(&row["items_seconds"], 1),
             ready,
             num(&row["floor_seconds"], 1),
             num(&row["ratio"], 2),
+            num(&row["floor_32_seconds"], 1),
             thousands(&row["operator_writes"]),
             thousands(&row["expected_writes"]),
             thousands(&row["apiserver_writes"]),
@@ -1416,6 +1489,53 @@ fn markdown(r: &Value) -> String {
             num(&cpu["vmi-operator"], 1),
             num(&cpu["kube-apiserver"], 1),
             num(&cpu["etcd"], 1),
+            num(&cpu["others"], 1),
+        );
+    }
+
+    let _ = writeln!(
+        s,
+        "\nFloor runs (CPU seconds of the apiserver, etcd and of other processes on the machine \
+         meanwhile; the figures move with the machine's other work):\n"
+    );
+    let _ = writeln!(
+        s,
+        "| N | at once | seconds | writes/s | CPU s apiserver / etcd / other processes |"
+    );
+    let _ = writeln!(s, "|---:|---:|---:|---:|---|");
+    for f in r["parts"]["floor"]["runs"].as_array().into_iter().flatten() {
+        let cpu = &f["cpu_seconds"];
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} / {} / {} |",
+            thousands(&f["n"]),
+            num(&f["concurrency"], 0),
+            num(&f["seconds"], 1),
+            thousands(&f["writes_per_second"]),
+            num(&cpu["kube-apiserver"], 1),
+            num(&cpu["etcd"], 1),
+            num(&cpu["others"], 1),
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nWrites the apiserver counted during each operator run (`apiserver_request_total`, \
+         every client; reads and watches left out):\n"
+    );
+    for row in r["sync"].as_array().into_iter().flatten() {
+        let detail: Vec<String> = row["apiserver_requests"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| is_write(k))
+            .map(|(k, v)| format!("{k} {}", thousands(v)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "- N = {}: {}; operator reconciles {}",
+            thousands(&row["n"]),
+            detail.join(", "),
+            row["reconciles_by_controller"]
         );
     }
 
@@ -1473,6 +1593,62 @@ fn markdown(r: &Value) -> String {
             num(&st["images_reconciled_seconds"], 2),
             thousands(&st["ovf_fetches"]),
             thousands(&st["writes"]),
+        );
+    }
+
+    let _ = writeln!(s, "\n## Checks\n");
+    let mut checks = 0;
+    for row in r["sync"].as_array().into_iter().flatten() {
+        let n = row["n"].as_f64().unwrap_or(0.0);
+        if row["completed"].as_bool() == Some(false) {
+            checks += 1;
+            let _ = writeln!(
+                s,
+                "- N = {}: not every image was Ready within the time limit ({} were).",
+                thousands(&row["n"]),
+                thousands(&row["ready_images"])
+            );
+        }
+        let extra = row["operator_writes"].as_f64().unwrap_or(0.0)
+            - row["expected_writes"].as_f64().unwrap_or(0.0);
+        if extra > 0.0 {
+            checks += 1;
+            let status_writes =
+                row["apiserver_requests"]["APPLY virtualmachineimages/status"].clone();
+            let _ = writeln!(
+                s,
+                "- N = {}: {} writes above 4N + 1 ({:.0}% more); the apiserver saw {} image status \
+                 writes for {} images and the image controller ran {} reconciles.",
+                thousands(&row["n"]),
+                thousands(&json!(extra)),
+                extra / (4.0 * n + 1.0) * 100.0,
+                thousands(&status_writes),
+                thousands(&row["n"]),
+                thousands(&row["reconciles_by_controller"]["image-contentlibraryitem"]),
+            );
+        }
+    }
+    for st in r["startup"].as_array().into_iter().flatten() {
+        let fetches = st["ovf_fetches"].as_f64().unwrap_or(0.0);
+        let writes = st["writes"].as_f64().unwrap_or(0.0);
+        let libraries = st["libraries"].as_f64().unwrap_or(0.0);
+        if fetches > 0.0 || writes > libraries {
+            checks += 1;
+            let _ = writeln!(
+                s,
+                "- Restart with {} images: {} OVF descriptors fetched again and {} writes \
+                 (expected 0 fetches and {} library status writes).",
+                thousands(&st["images"]),
+                thousands(&json!(fetches)),
+                thousands(&json!(writes)),
+                thousands(&json!(libraries)),
+            );
+        }
+    }
+    if checks == 0 {
+        let _ = writeln!(
+            s,
+            "- Nothing to report: 4N + 1 writes per sync, no descriptor fetched again on restart."
         );
     }
 

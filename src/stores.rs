@@ -49,3 +49,73 @@ pub fn reflect<K: Kind>(
     );
     (reader, Synced(rx), events)
 }
+
+/// The objects of a reflector's events, to trigger reconciles: `Apply` (and `Delete` when
+/// `deletes`) at once, but the objects of a (re)list only after its `InitDone`, when the store
+/// holds them. A reconcile triggered between the pages of a relist would find its object
+/// missing from the store and be dropped, never to be retried.
+pub fn trigger_objects<K: Kind>(
+    events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    deletes: bool,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    events
+        .scan(Vec::new(), move |listed: &mut Vec<K>, event| {
+            let out: Vec<Result<K, watcher::Error>> = match event {
+                Ok(watcher::Event::Init) => {
+                    listed.clear();
+                    vec![]
+                }
+                Ok(watcher::Event::InitApply(obj)) => {
+                    listed.push(obj);
+                    vec![]
+                }
+                Ok(watcher::Event::InitDone) => listed.drain(..).map(Ok).collect(),
+                Ok(watcher::Event::Apply(obj)) => vec![Ok(obj)],
+                Ok(watcher::Event::Delete(obj)) if deletes => vec![Ok(obj)],
+                Ok(watcher::Event::Delete(_)) => vec![],
+                Err(e) => vec![Err(e)],
+            };
+            futures::future::ready(Some(futures::stream::iter(out)))
+        })
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ContentLibraryItem;
+    use crate::kinds::ItemKind;
+    use kube::api::ObjectMeta;
+
+    fn item(name: &str) -> ContentLibraryItem {
+        ContentLibraryItem::new_item(
+            ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            "u",
+            None,
+        )
+    }
+
+    #[tokio::test]
+    async fn listed_objects_wait_for_the_end_of_the_list() {
+        let events = || {
+            futures::stream::iter(vec![
+                Ok(watcher::Event::Apply(item("a"))),
+                Ok(watcher::Event::Init),
+                Ok(watcher::Event::InitApply(item("b"))),
+                Ok(watcher::Event::InitApply(item("c"))),
+                Ok(watcher::Event::InitDone),
+                Ok(watcher::Event::Delete(item("d"))),
+            ])
+        };
+        let names = |deletes| {
+            trigger_objects(events(), deletes)
+                .map(|r| r.unwrap().metadata.name.unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(false).await, ["a", "b", "c"]);
+        assert_eq!(names(true).await, ["a", "b", "c", "d"]);
+    }
+}

@@ -26,11 +26,16 @@ async fn a_1000_item_sync_survives_apiserver_and_etcd_kills() {
     let (ns, kubeconfig) = fault_support::operator_namespace(&client, "fault-apiserver").await;
 
     let dir = tempfile::tempdir().unwrap();
+    let written = Instant::now();
     let mut library = LibraryWriter::new(dir.path());
     let descriptor = fault_support::photon_descriptor();
     let (href, size) = library.file("shared/photon.ovf", &descriptor);
     let uuids = library.ovf_items("template", ITEMS, &href, size);
     library.write();
+    eprintln!(
+        "library of {ITEMS} items written in {:?}",
+        written.elapsed()
+    );
     fault_support::create_library(&client, &ns, "big", &library.id, &library.source()).await;
 
     let operator = support::OperatorProcess::start(

@@ -17,7 +17,7 @@ use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -29,13 +29,15 @@ use crate::context::Context;
 use crate::kinds::{ImageKind, ItemKind, Kind, LABEL_MANAGED_BY, LibraryKind, MANAGED_BY};
 use crate::ovf::{OvfError, OvfInfo, parse_descriptor};
 use crate::source::{ItemFile, ItemInfo, SourceError};
-use crate::stores::{Synced, reflect};
+use crate::stores::{Synced, reflect, trigger_objects};
 use crate::vmi_id;
 use cache::OvfCache;
 use desired::{Descriptor, ItemFacts, desired_labels, desired_status, same_status};
 
 /// Field manager of everything the image controller writes.
 pub const FIELD_MANAGER: &str = "vmi-operator-image";
+/// How often a healthy item is reconciled again without a change (no write unless one is due).
+const RESYNC: Duration = Duration::from_secs(600);
 /// Condition type the image controller sets on an item whose VMI ID is taken by another item.
 pub const CONDITION_IMAGE_CONFLICT: &str = "VirtualMachineImageConflict";
 
@@ -90,6 +92,7 @@ pub struct ImageState<I: ItemKind> {
     pub libraries: Store<I::Library>,
     pub libraries_synced: Synced,
     pub images: Store<I::Image>,
+    pub images_synced: Synced,
     pub cache: Arc<OvfCache>,
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -113,8 +116,8 @@ impl<I: ItemKind> ImageController<I> {
             reflect(I::api(ctx.client.clone(), None), watcher::Config::default());
         let (images, images_synced, image_events) =
             reflect(I::Image::api(ctx.client.clone(), None), managed_images());
-        let controller = Controller::for_stream(item_events.applied_objects(), items.clone())
-            .owns_stream(image_events.touched_objects())
+        let controller = Controller::for_stream(trigger_objects(item_events, false), items.clone())
+            .owns_stream(trigger_objects(image_events, true))
             .with_config(
                 kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency),
             );
@@ -149,6 +152,7 @@ impl<I: ItemKind> ImageController<I> {
             libraries: libraries.0,
             libraries_synced: libraries.1,
             images: self.images,
+            images_synced: self.images_synced,
             cache,
             failures: Default::default(),
         });
@@ -250,6 +254,9 @@ async fn reconcile_item<I: ItemKind>(
         // The sync has not written the item's status yet; its write wakes us.
         return Ok(Action::await_change());
     };
+    // Until the image store holds its list, a missing image may only be missing from the
+    // store: acting on that would overwrite a good status (e.g. right after a restart).
+    state.images_synced.wait().await;
     let namespace = item.namespace();
     let image_ref = match &namespace {
         Some(ns) => ObjectRef::new(&image_name).within(ns),
@@ -306,7 +313,8 @@ async fn reconcile_item<I: ItemKind>(
     match obtained {
         // The status says why; the error makes the controller retry this item with backoff.
         Obtained::Failed(e) => Err(e),
-        _ => Ok(Action::await_change()),
+        // Changes wake us; the periodic pass is a safety net for a wake-up that was lost.
+        _ => Ok(Action::requeue(RESYNC)),
     }
 }
 

@@ -17,7 +17,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
 use kube::runtime::{WatchStreamExt, predicates, watcher};
 
-use crate::stores::{Synced, reflect};
+use crate::stores::{Synced, reflect, trigger_objects};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -85,8 +85,7 @@ impl<L: LibraryKind> SyncController<L> {
         );
         // Our own status writes must not trigger a new listing: react to spec changes only; the
         // periodic requeue does the rest.
-        let trigger = events
-            .applied_objects()
+        let trigger = trigger_objects(events, false)
             .predicate_filter(predicates::generation, Default::default());
         let controller = Controller::for_stream(trigger, libraries.clone()).with_config(
             kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency),
@@ -217,8 +216,8 @@ async fn sync_once<L: LibraryKind>(lib: &L, state: &SyncContext<L>) -> Result<us
     tracing::debug!(library = %lib.name_any(), items = items.len(), "library listed");
     // The store must hold every existing item before we decide what is gone.
     state.items_synced.wait().await;
-    apply_listing(lib, state, &items).await?;
-    write_success(lib, ctx, &info, &items).await?;
+    let skipped = apply_listing(lib, state, &items).await?;
+    write_success(lib, ctx, &info, &items, &skipped).await?;
     ctx.metrics
         .library_items
         .get_or_create(&crate::metrics::LibraryLabels {
@@ -232,7 +231,7 @@ async fn apply_listing<L: LibraryKind>(
     lib: &L,
     state: &SyncContext<L>,
     items: &[ItemInfo],
-) -> Result<(), SyncError> {
+) -> Result<Vec<(String, String)>, SyncError> {
     let ctx = &state.ctx;
     let name = lib.name_any();
     let namespace = lib.namespace();
@@ -313,7 +312,7 @@ async fn apply_listing<L: LibraryKind>(
         tracing::info!(library = %name, applied = plan.apply.len(), deleted = plan.delete.len(),
             unchanged = plan.unchanged, skipped = plan.skipped.len(), "library items updated");
     }
-    Ok(())
+    Ok(plan.skipped)
 }
 
 fn library_type(info: &LibraryInfo) -> Option<ContentLibraryType> {
@@ -347,18 +346,11 @@ async fn write_success<L: LibraryKind>(
     ctx: &Context,
     info: &LibraryInfo,
     items: &[ItemInfo],
+    skipped: &[(String, String)],
 ) -> Result<(), kube::Error> {
     let previous = lib.library_status().cloned().unwrap_or_default();
     let mut conditions = previous.conditions.clone();
-    let skipped = items
-        .iter()
-        .filter(|i| plan::item_type(&i.item_type).is_none())
-        .count();
-    let message = if skipped > 0 {
-        format!("{skipped} items of other types than OVF or ISO are not synced")
-    } else {
-        String::new()
-    };
+    let message = skipped_message(skipped);
     set_condition(
         &mut conditions,
         Condition::new(CONDITION_READY, ConditionStatus::True, "Synced", message)
@@ -400,9 +392,47 @@ async fn write_failure<L: LibraryKind>(
     write_status(lib, ctx, status).await
 }
 
+/// Says which listed items got no resource and why (the first few; the count of all).
+fn skipped_message(skipped: &[(String, String)]) -> String {
+    const SHOWN: usize = 5;
+    if skipped.is_empty() {
+        return String::new();
+    }
+    let mut listed: Vec<String> = skipped
+        .iter()
+        .take(SHOWN)
+        .map(|(name, why)| format!("{name:?}: {why}"))
+        .collect();
+    if skipped.len() > SHOWN {
+        listed.push(format!("and {} more", skipped.len() - SHOWN));
+    }
+    format!(
+        "{} items are not synced: {}",
+        skipped.len(),
+        listed.join("; ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipped_items_are_named_in_the_message() {
+        assert_eq!(skipped_message(&[]), "");
+        let few = [(
+            "vm".to_string(),
+            "type \"vm-template\" makes no image".to_string(),
+        )];
+        assert_eq!(
+            skipped_message(&few),
+            r#"1 items are not synced: "vm": type "vm-template" makes no image"#
+        );
+        let many: Vec<(String, String)> = (0..7)
+            .map(|i| (format!("i{i}"), "bad".to_string()))
+            .collect();
+        assert!(skipped_message(&many).ends_with("and 2 more"));
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

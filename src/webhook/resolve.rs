@@ -249,7 +249,7 @@ pub fn resolve_name(
             .get(ImageKind::VirtualMachineImage, namespace, name)
             .or_else(|| view.get(ImageKind::ClusterVirtualMachineImage, namespace, name))
             .cloned()
-            .ok_or_else(|| Refusal::NotFound(name.to_string()));
+            .ok_or_else(|| Refusal::NotFound(quoted(name)));
     }
     for (kind, scope) in [
         (ImageKind::VirtualMachineImage, "namespace"),
@@ -260,14 +260,24 @@ pub fn resolve_name(
             [one] => return Ok(Arc::clone(one)),
             many => {
                 return Err(Refusal::Ambiguous {
-                    name: name.to_string(),
+                    name: quoted(name),
                     scope,
                     candidates: many.iter().map(|i| i.reference()).collect(),
                 });
             }
         }
     }
-    Err(Refusal::NotFound(name.to_string()))
+    Err(Refusal::NotFound(quoted(name)))
+}
+
+/// User input as a refusal quotes it: at most 256 characters, so a huge name cannot make a huge
+/// answer (and log line).
+fn quoted(input: &str) -> String {
+    const MAX: usize = 256;
+    match input.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &input[..cut]),
+        None => input.to_string(),
+    }
 }
 
 /// An image and the patch operations that make the VM's fields name it fully.
@@ -291,9 +301,9 @@ fn target(
                 let same_name = given.kind.is_empty() && given.name == found.name;
                 if !same && !same_name {
                     return Err(Refusal::Mismatch {
-                        image_name: image_name.clone(),
+                        image_name: quoted(image_name),
                         resolved: found.reference(),
-                        given: format!("{}/{}", given.kind, given.name),
+                        given: quoted(&format!("{}/{}", given.kind, given.name)),
                     });
                 }
                 if same_name {
@@ -321,13 +331,13 @@ fn target(
         return Ok(Some((found, ops)));
     }
     let kind = ImageKind::parse(&given.kind)
-        .ok_or_else(|| Refusal::UnsupportedKind(given.kind.clone()))?;
+        .ok_or_else(|| Refusal::UnsupportedKind(quoted(&given.kind)))?;
     match view.get(kind, namespace, &given.name) {
         Some(found) => Ok(Some((Arc::clone(found), ops))),
         None => {
             let refusal = Refusal::ImageRefNotFound {
                 kind,
-                name: given.name.clone(),
+                name: quoted(&given.name),
                 namespace: (kind == ImageKind::VirtualMachineImage).then(|| namespace.to_string()),
             };
             if vm.skip_image_checks() {

@@ -106,9 +106,12 @@ pub struct File {
 
 /// `urn:uuid:E1968C25-...` -> `e1968c25-...`.
 pub fn strip_urn(id: &str) -> String {
-    id.strip_prefix("urn:uuid:")
-        .unwrap_or(id)
-        .to_ascii_lowercase()
+    let id = id.trim();
+    let bare = match id.get(..9) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("urn:uuid:") => &id[9..],
+        _ => id,
+    };
+    bare.to_ascii_lowercase()
 }
 
 /// Reads the timestamps seen in published libraries: VMware's minute format, RFC 3339, and

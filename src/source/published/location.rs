@@ -259,6 +259,15 @@ async fn confined(root: &Path, url: &Url) -> Result<Option<PathBuf>, SourceError
             root.display()
         )));
     }
+    // Only regular files: opening a named pipe (or a device) would block the reader for good.
+    let meta = tokio::fs::metadata(&real)
+        .await
+        .map_err(|e| io_error(url.as_str(), e))?;
+    if !meta.is_file() {
+        return Err(SourceError::InvalidResponse(format!(
+            "{url} is not a regular file"
+        )));
+    }
     Ok(Some(real))
 }
 

@@ -135,6 +135,12 @@ impl PublishedSource {
         let mut hrefs = HashMap::with_capacity(raw.len());
         for item in raw {
             let (info, files) = self.item_info(item)?;
+            // One entry per id, the first in file order (as `item()` finds it): a later
+            // duplicate must not swap another item's files in.
+            if hrefs.contains_key(&info.id) {
+                tracing::warn!(item = %info.id, name = %info.name, "duplicate item id in items.json; keeping the first entry");
+                continue;
+            }
             hrefs.insert(info.id.clone(), files);
             infos.push(info);
         }
