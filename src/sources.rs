@@ -45,9 +45,10 @@ impl SourceRegistry {
         }
         let made: Arc<dyn LibrarySource> = match source {
             Some(raw) => {
-                let url = Url::parse(raw).map_err(|e| {
-                    SourceError::Config(format!("spec.source {raw:?} is not a URL: {e}"))
-                })?;
+                // The message reaches the library's status: never quote the raw value, it can
+                // hold credentials.
+                let url = Url::parse(raw)
+                    .map_err(|e| SourceError::Config(format!("spec.source is not a URL: {e}")))?;
                 Arc::new(PublishedSource::new(url, self.published_tls.clone())?)
             }
             None => match &self.vcenter {

@@ -351,7 +351,12 @@ async fn bad_items_among_good_ones(client: &Client, ns: &str, dir: &Path) {
     }
     let (status, reason, message) = wait_library(client, ns, "items", ("True", "Synced", "")).await;
     eprintln!("items library: Ready={status} {reason} {message:?}");
-    assert!(message.contains("1 items of other types"), "{message}");
+    assert!(
+        message.contains("2 items are not synced")
+            && message.contains("\"vm-template\": type")
+            && message.contains("\"bad-uuid\""),
+        "{message}"
+    );
 }
 
 /// Library and item resources that cannot be used.
