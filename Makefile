@@ -43,7 +43,8 @@ cluster-status:
 # (VMI_CLUSTER_DIR=... gives a run its own control plane).
 test: lint tools
 	@mkdir -p "$$VMI_CLUSTER_DIR"; \
-	trap 'hack/cluster.sh down >>"$$VMI_CLUSTER_DIR/down.log" 2>&1 || true' EXIT; \
+	trap 'hack/cluster.sh down >>"$$VMI_CLUSTER_DIR/down.log" 2>&1 || true; \
+	  for d in target/fault-cluster/*/; do [ -d "$$d" ] && VMI_CLUSTER_DIR="$$PWD/$${d%/}" hack/cluster.sh down >/dev/null 2>&1; done; true' EXIT; \
 	trap 'exit 130' INT TERM; \
 	hack/cluster.sh up; \
 	set -a; . "$$VMI_CLUSTER_DIR/env"; set +a; \
@@ -78,3 +79,10 @@ helm-lint:
 
 check-dockerfile:
 	hack/check-dockerfile.sh
+
+# Every cargo-fuzz target for FUZZ_SECONDS each (stable Rust through RUSTC_BOOTSTRAP=1; needs
+# `cargo install cargo-fuzz --locked`); exits 1 on a crash, inputs in fuzz/artifacts/.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 60
+fuzz:
+	hack/fuzz.sh $(FUZZ_SECONDS)
