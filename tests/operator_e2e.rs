@@ -85,7 +85,10 @@ async fn libraries_become_items_and_images_and_follow_their_source() {
     support::publish(cluster_dir.path(), &cluster_lib_id);
     let ccl_name = format!("ccl-{ns}");
 
-    let source = format!("file://{}/lib.json", lib_dir.path().display());
+    // The namespaced library is served over HTTP on loopback, the cluster one read from a folder.
+    let source = support::serve_dir(lib_dir.path().to_path_buf())
+        .await
+        .to_string();
     let cluster_source = format!("file://{}/lib.json", cluster_dir.path().display());
     common::apply_yaml(
         &client,

@@ -1,12 +1,12 @@
 //! `publish_dir` writes a library of real templates; the published source reads it back from
 //! the directory (file://) and over http from a server on loopback, and follows republishing.
 
+mod common;
+mod support;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use url::Url;
 use vmi_operator::publish::{ItemChange, PublishOptions, PublishSummary, publish_dir};
@@ -41,27 +41,6 @@ fn descriptor_in(ova: &Path) -> Vec<u8> {
         }
     }
     panic!("no descriptor in {}", ova.display());
-}
-
-/// Serves `dir` read-only on 127.0.0.1 (a stand-in for any static web server).
-async fn serve_dir(dir: PathBuf) -> Url {
-    async fn get(State(dir): State<PathBuf>, req: Request) -> Response {
-        let path = percent_encoding::percent_decode_str(req.uri().path())
-            .decode_utf8_lossy()
-            .into_owned();
-        if path.split('/').any(|s| s == "..") {
-            return StatusCode::BAD_REQUEST.into_response();
-        }
-        match std::fs::read(dir.join(path.trim_start_matches('/'))) {
-            Ok(bytes) => bytes.into_response(),
-            Err(_) => StatusCode::NOT_FOUND.into_response(),
-        }
-    }
-    let app = axum::Router::new().fallback(get).with_state(dir);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Url::parse(&format!("http://{addr}/lib.json")).unwrap()
 }
 
 fn sources(dir: &Path, http: &Url) -> [(&'static str, PublishedSource); 2] {
@@ -142,7 +121,7 @@ async fn publishes_reads_back_and_follows_changes() {
     );
     assert!(dir.join("photon5/item.json").is_file() && dir.join("photon5/photon5.ovf").is_file());
 
-    let http = serve_dir(dir.clone()).await;
+    let http = support::serve_dir(dir.clone()).await;
     for (how, source) in sources(&dir, &http) {
         let lib = source.library().await.unwrap();
         assert_eq!(lib.id, first.library_id, "{how}");
@@ -263,7 +242,7 @@ async fn a_manifest_mismatch_is_non_compliance() {
     )
     .unwrap();
     publish_dir(&dir, PublishOptions::default()).unwrap();
-    let http = serve_dir(dir.clone()).await;
+    let http = support::serve_dir(dir.clone()).await;
     for (how, source) in sources(&dir, &http) {
         let items = source.list_items().await.unwrap();
         let p = item(&items, "photon5");
