@@ -6,7 +6,7 @@
 //! set when the reflector sees the end of its initial list.
 
 use futures::{Stream, StreamExt};
-use kube::Api;
+use kube::{Api, ResourceExt};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
@@ -40,13 +40,16 @@ pub fn reflect<K: Kind>(
 ) {
     let (reader, writer) = reflector::store();
     let (tx, rx) = watch::channel(false);
-    let events = reflector::reflector(writer, watcher(api, config).default_backoff()).inspect(
-        move |event| {
-            if let Ok(watcher::Event::InitDone) = event {
-                tx.send_replace(true);
-            }
-        },
-    );
+    // managedFields are nearly half of each object and nothing here reads them: keep them out
+    // of the stores.
+    let watch = watcher(api, config)
+        .default_backoff()
+        .modify(|obj| obj.managed_fields_mut().clear());
+    let events = reflector::reflector(writer, watch).inspect(move |event| {
+        if let Ok(watcher::Event::InitDone) = event {
+            tx.send_replace(true);
+        }
+    });
     (reader, Synced(rx), events)
 }
 
