@@ -6,9 +6,9 @@
 //! set when the reflector sees the end of its initial list.
 
 use futures::{Stream, StreamExt};
-use kube::{Api, ResourceExt};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
 use tokio::sync::watch;
 
 use crate::kinds::Kind;
