@@ -182,31 +182,25 @@ fn not_needed_condition(
     if let Some(previous) = previous {
         copy_ovf_fields(status, previous);
     }
-    let item = &facts.resource_name;
-    if !facts.ready {
+    let unusable = |reason: &str, state: &str| {
         let why = facts
             .item_message
             .as_deref()
             .map(|m| format!(": {m}"))
             .unwrap_or_default();
-        return Condition::new(
-            CONDITION_READY,
-            ConditionStatus::False,
-            REASON_PROVIDER_NOT_READY,
-            format!("content library item {item} is not ready{why}"),
+        let message = format!(
+            "content library item {} is {state}{why}",
+            facts.resource_name
         );
+        Condition::new(CONDITION_READY, ConditionStatus::False, reason, message)
+    };
+    if !facts.ready {
+        return unusable(REASON_PROVIDER_NOT_READY, "not ready");
     }
     if facts.security_compliance == Some(false) {
-        let why = facts
-            .item_message
-            .as_deref()
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default();
-        return Condition::new(
-            CONDITION_READY,
-            ConditionStatus::False,
+        return unusable(
             REASON_PROVIDER_SECURITY_NOT_COMPLIANT,
-            format!("content library item {item} is not security compliant{why}"),
+            "not security compliant",
         );
     }
     // An ISO has no descriptor to read; it is ready as it is.

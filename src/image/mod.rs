@@ -173,6 +173,14 @@ fn managed_images() -> watcher::Config {
     watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"))
 }
 
+/// The store key of an object by name, in `namespace` for namespaced kinds.
+fn store_key<K: Kind>(name: &str, namespace: Option<&str>) -> ObjectRef<K> {
+    match namespace {
+        Some(ns) => ObjectRef::new(name).within(ns),
+        None => ObjectRef::new(name),
+    }
+}
+
 fn item_key<I: ItemKind>(item: &I) -> String {
     format!(
         "{}/{}",
@@ -258,10 +266,7 @@ async fn reconcile_item<I: ItemKind>(
     // store: acting on that would overwrite a good status (e.g. right after a restart).
     state.images_synced.wait().await;
     let namespace = item.namespace();
-    let image_ref = match &namespace {
-        Some(ns) => ObjectRef::new(&image_name).within(ns),
-        None => ObjectRef::new(&image_name),
-    };
+    let image_ref = store_key(&image_name, namespace.as_deref());
     let existing = state.images.get(&image_ref);
     let item_uid = item.uid().unwrap_or_default();
     if let Some(owner) = existing.as_ref().and_then(|img| {
@@ -374,10 +379,7 @@ async fn fetch_descriptor<I: ItemKind>(
 ) -> Result<OvfInfo, ImageError> {
     let ctx = &state.ctx;
     let library_ref = status.content_library_ref.clone().unwrap_or_default();
-    let library_key = match &library_ref.namespace {
-        Some(ns) => ObjectRef::new(&library_ref.name).within(ns),
-        None => ObjectRef::new(&library_ref.name),
-    };
+    let library_key = store_key(&library_ref.name, library_ref.namespace.as_deref());
     state.libraries_synced.wait().await;
     let library = state
         .libraries
@@ -605,10 +607,7 @@ pub async fn cleanup_loop<I: ItemKind>(
             let Some(provider) = image.provider_ref() else {
                 continue;
             };
-            let item_ref = match image.namespace() {
-                Some(ns) => ObjectRef::new(&provider.name).within(&ns),
-                None => ObjectRef::new(&provider.name),
-            };
+            let item_ref = store_key(&provider.name, image.namespace().as_deref());
             if items.get(&item_ref).is_none() {
                 tracing::info!(image = %image.name_any(), item = %provider.name, "deleting image whose item is gone");
                 let api = I::Image::api(ctx.client.clone(), image.namespace().as_deref());

@@ -127,6 +127,11 @@ impl<L: LibraryKind> SyncController<L> {
     }
 }
 
+/// `namespace/name` of a library, for logs, backoff and metric labels.
+fn library_key<L: LibraryKind>(lib: &L) -> String {
+    format!("{}/{}", lib.namespace().unwrap_or_default(), lib.name_any())
+}
+
 fn library_ref<L: LibraryKind>(lib: &L) -> ContentLibraryRef {
     ContentLibraryRef {
         name: lib.name_any(),
@@ -141,7 +146,7 @@ async fn reconcile<L: LibraryKind>(
     let ctx = &state.ctx;
     let controller = controller_name::<L>();
     let timer = ctx.metrics.reconcile_started(&controller);
-    let key = format!("{}/{}", lib.namespace().unwrap_or_default(), lib.name_any());
+    let key = library_key(lib.as_ref());
     let result = sync_once(lib.as_ref(), state.as_ref()).await;
     let elapsed = timer.elapsed();
     drop(timer);
@@ -180,7 +185,7 @@ fn error_policy<L: LibraryKind>(
     _error: &SyncError,
     state: Arc<SyncContext<L>>,
 ) -> Action {
-    let key = format!("{}/{}", lib.namespace().unwrap_or_default(), lib.name_any());
+    let key = library_key(lib.as_ref());
     let mut failures = state.failures.lock().expect("poisoned");
     let n = failures.entry(key).or_default();
     *n = n.saturating_add(1);
@@ -221,7 +226,7 @@ async fn sync_once<L: LibraryKind>(lib: &L, state: &SyncContext<L>) -> Result<us
     ctx.metrics
         .library_items
         .get_or_create(&crate::metrics::LibraryLabels {
-            library: format!("{}/{}", lib.namespace().unwrap_or_default(), lib.name_any()),
+            library: library_key(lib),
         })
         .set(items.len() as i64);
     Ok(items.len())
