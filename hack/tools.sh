@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the test and demo tools from their Go modules and caches them by version outside the repo:
 #   kube-apiserver, kube-controller-manager, kubectl, etcd (one wrapper module over k8s.io/kubernetes),
-#   vcsim and govc (govmomi), helm.
-# Usage: hack/tools.sh [all|kube|vcsim|helm]   prints nothing but progress; binaries land in $TOOLS_BIN.
+#   vcsim and govc (govmomi), helm; and cargo-fuzz (a cargo install, for `make fuzz` only).
+# Usage: hack/tools.sh [all|kube|vcsim|helm|cargo-fuzz|env]   prints nothing but progress.
 # Override any tool with VMI_KUBE_APISERVER, VMI_KUBE_CONTROLLER_MANAGER, VMI_ETCD, VMI_KUBECTL,
 # VMI_VCSIM, VMI_GOVC, VMI_HELM (paths to binaries you already have), like envtest's assets directory.
 set -euo pipefail
@@ -10,6 +10,7 @@ set -euo pipefail
 KUBE_VERSION=${KUBE_VERSION:-v1.36.3}
 GOVMOMI_VERSION=${GOVMOMI_VERSION:-v0.46.3}
 HELM_VERSION=${HELM_VERSION:-v3.19.0}
+CARGO_FUZZ_VERSION=${CARGO_FUZZ_VERSION:-0.13.2}
 CACHE=${VMI_TOOLS_CACHE:-$HOME/.cache/vmi-operator}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -113,6 +114,14 @@ build_helm() {
   echo "$ld" > "$out/stamp"
 }
 
+# cargo-fuzz from crates.io with its lock file (about 1.5 minutes cold).
+build_cargo_fuzz() {
+  local out="$CACHE/cargo-fuzz-$CARGO_FUZZ_VERSION"
+  [[ -x $out/bin/cargo-fuzz ]] && return 0
+  log "cargo install cargo-fuzz@$CARGO_FUZZ_VERSION"
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --root "$out" --quiet
+}
+
 # env prints shell assignments of every tool path (used by hack/cluster.sh and the tests).
 print_env() {
   local k; k=$(kube_dir)
@@ -123,6 +132,7 @@ print_env() {
   echo "VMI_VCSIM=${VMI_VCSIM:-$CACHE/govmomi-$GOVMOMI_VERSION/vcsim}"
   echo "VMI_GOVC=${VMI_GOVC:-$CACHE/govmomi-$GOVMOMI_VERSION/govc}"
   echo "VMI_HELM=${VMI_HELM:-$CACHE/helm-$HELM_VERSION/helm}"
+  echo "VMI_CARGO_FUZZ=${VMI_CARGO_FUZZ:-$CACHE/cargo-fuzz-$CARGO_FUZZ_VERSION/bin/cargo-fuzz}"
 }
 
 # The kube tools are built unless all four are overridden (etcd or kubectl alone still need a build).
@@ -137,6 +147,7 @@ case "${1:-all}" in
   all) kube_overridden || build_kube
        [[ -n ${VMI_VCSIM:-} ]] || build_vcsim
        [[ -n ${VMI_HELM:-} ]] || build_helm ;;
+  cargo-fuzz) [[ -n ${VMI_CARGO_FUZZ:-} ]] || build_cargo_fuzz ;;
   env) print_env ;;
-  *) echo "usage: $0 [all|kube|vcsim|helm|env]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|kube|vcsim|helm|cargo-fuzz|env]" >&2; exit 2 ;;
 esac

@@ -6,7 +6,7 @@
 //! set when the reflector sees the end of its initial list.
 
 use futures::{Stream, StreamExt};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use tokio::sync::watch;
@@ -56,31 +56,49 @@ pub fn reflect<K: Kind>(
 /// The objects of a reflector's events, to trigger reconciles: `Apply` (and `Delete` when
 /// `deletes`) at once, but the objects of a (re)list only after its `InitDone`, when the store
 /// holds them. A reconcile triggered between the pages of a relist would find its object
-/// missing from the store and be dropped, never to be retried.
+/// missing from the store and be dropped, never to be retried. Only the references of listed
+/// objects are buffered (the objects are read back from `store` one at a time): buffering the
+/// objects themselves doubled the memory of a restart with thousands of them.
 pub fn trigger_objects<K: Kind>(
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    store: Store<K>,
     deletes: bool,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
     events
-        .scan(Vec::new(), move |listed: &mut Vec<K>, event| {
-            let out: Vec<Result<K, watcher::Error>> = match event {
+        .scan(Vec::new(), move |listed: &mut Vec<ObjectRef<K>>, event| {
+            let out: Vec<Trigger<K>> = match event {
                 Ok(watcher::Event::Init) => {
                     listed.clear();
                     vec![]
                 }
                 Ok(watcher::Event::InitApply(obj)) => {
-                    listed.push(obj);
+                    listed.push(ObjectRef::from_obj(&obj));
                     vec![]
                 }
-                Ok(watcher::Event::InitDone) => listed.drain(..).map(Ok).collect(),
-                Ok(watcher::Event::Apply(obj)) => vec![Ok(obj)],
-                Ok(watcher::Event::Delete(obj)) if deletes => vec![Ok(obj)],
+                Ok(watcher::Event::InitDone) => listed.drain(..).map(Trigger::Listed).collect(),
+                Ok(watcher::Event::Apply(obj)) => vec![Trigger::Object(obj)],
+                Ok(watcher::Event::Delete(obj)) if deletes => vec![Trigger::Object(obj)],
                 Ok(watcher::Event::Delete(_)) => vec![],
-                Err(e) => vec![Err(e)],
+                Err(e) => vec![Trigger::Error(e)],
             };
             futures::future::ready(Some(futures::stream::iter(out)))
         })
         .flatten()
+        .filter_map(move |trigger| {
+            let out = match trigger {
+                Trigger::Object(obj) => Some(Ok(obj)),
+                // Gone from the store since its list: its delete event was seen (and handled).
+                Trigger::Listed(key) => store.get(&key).map(|obj| Ok(K::clone(&obj))),
+                Trigger::Error(e) => Some(Err(e)),
+            };
+            futures::future::ready(out)
+        })
+}
+
+enum Trigger<K: Kind> {
+    Object(K),
+    Listed(ObjectRef<K>),
+    Error(watcher::Error),
 }
 
 #[cfg(test)]
@@ -109,16 +127,40 @@ mod tests {
                 Ok(watcher::Event::Init),
                 Ok(watcher::Event::InitApply(item("b"))),
                 Ok(watcher::Event::InitApply(item("c"))),
+                Ok(watcher::Event::InitApply(item("gone"))),
                 Ok(watcher::Event::InitDone),
                 Ok(watcher::Event::Delete(item("d"))),
             ])
         };
+        // The store as the reflector leaves it: "gone" was deleted after the list.
+        let (store, mut writer) = reflector::store();
+        for name in ["a", "b", "c"] {
+            writer.apply_watcher_event(&watcher::Event::Apply(item(name)));
+        }
         let names = |deletes| {
-            trigger_objects(events(), deletes)
+            trigger_objects(events(), store.clone(), deletes)
                 .map(|r| r.unwrap().metadata.name.unwrap())
                 .collect::<Vec<_>>()
         };
         assert_eq!(names(false).await, ["a", "b", "c"]);
         assert_eq!(names(true).await, ["a", "b", "c", "d"]);
+    }
+
+    #[tokio::test]
+    async fn listed_objects_are_read_back_from_the_store() {
+        let (store, mut writer) = reflector::store();
+        let mut newer = item("b");
+        newer.metadata.resource_version = Some("2".into());
+        writer.apply_watcher_event(&watcher::Event::Apply(newer));
+        let events = futures::stream::iter(vec![
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(item("b"))),
+            Ok(watcher::Event::InitDone),
+        ]);
+        let got: Vec<_> = trigger_objects(events, store, false)
+            .map(|r| r.unwrap().metadata.resource_version)
+            .collect()
+            .await;
+        assert_eq!(got, [Some("2".to_string())]);
     }
 }

@@ -53,12 +53,14 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<Item>(data);
     if let Ok(items) = serde_json::from_slice::<Items>(data) {
         for item in &items.items {
-            // The URN prefix is case-insensitive (RFC 8141): `urn:UUID:` is stripped too.
+            // The URN prefix is case-insensitive (RFC 8141): `urn:UUID:` is stripped too, and
+            // so is the whitespace around the id.
             let id = format::strip_urn(&item.id);
-            if let Some(prefix) = item.id.get(..9)
+            let trimmed = item.id.trim();
+            if let Some(prefix) = trimmed.get(..9)
                 && prefix.eq_ignore_ascii_case("urn:uuid:")
             {
-                assert_eq!(id, item.id[9..].to_ascii_lowercase(), "{:?}", item.id);
+                assert_eq!(id, trimmed[9..].to_ascii_lowercase(), "{:?}", item.id);
             }
             let _ = format::parse_created(&item.created);
             let _ = vmi_operator::vmi_id::vmi_id(&id);

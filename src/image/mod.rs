@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod desired;
+pub mod expectations;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -33,11 +34,16 @@ use crate::stores::{Synced, reflect, trigger_objects};
 use crate::vmi_id;
 use cache::OvfCache;
 use desired::{Descriptor, ItemFacts, desired_labels, desired_status, same_status};
+use expectations::Expectations;
 
 /// Field manager of everything the image controller writes.
 pub const FIELD_MANAGER: &str = "vmi-operator-image";
 /// How often a healthy item is reconciled again without a change (no write unless one is due).
 const RESYNC: Duration = Duration::from_secs(600);
+/// How long a write of ours is waited for in the image store before it is acted on anyway.
+const STORE_PATIENCE: Duration = Duration::from_secs(30);
+/// When a reconcile that found the store behind runs again if no watch event wakes it first.
+const STORE_LAG_RECHECK: Duration = Duration::from_secs(2);
 /// Condition type the image controller sets on an item whose VMI ID is taken by another item.
 pub const CONDITION_IMAGE_CONFLICT: &str = "VirtualMachineImageConflict";
 
@@ -95,6 +101,7 @@ pub struct ImageState<I: ItemKind> {
     pub images_synced: Synced,
     pub cache: Arc<OvfCache>,
     failures: Mutex<HashMap<String, u32>>,
+    written: Expectations,
 }
 
 fn controller_name<I: ItemKind>() -> String {
@@ -116,8 +123,10 @@ impl<I: ItemKind> ImageController<I> {
             reflect(I::api(ctx.client.clone(), None), watcher::Config::default());
         let (images, images_synced, image_events) =
             reflect(I::Image::api(ctx.client.clone(), None), managed_images());
-        let controller = Controller::for_stream(trigger_objects(item_events, false), items.clone())
-            .owns_stream(trigger_objects(image_events, true))
+        let item_triggers = trigger_objects(item_events, items.clone(), false);
+        let image_triggers = trigger_objects(image_events, images.clone(), true);
+        let controller = Controller::for_stream(item_triggers, items.clone())
+            .owns_stream(image_triggers)
             .with_config(
                 kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency),
             );
@@ -155,6 +164,7 @@ impl<I: ItemKind> ImageController<I> {
             images_synced: self.images_synced,
             cache,
             failures: Default::default(),
+            written: Expectations::new(STORE_PATIENCE),
         });
         self.controller
             .graceful_shutdown_on(shutdown)
@@ -268,6 +278,12 @@ async fn reconcile_item<I: ItemKind>(
     let namespace = item.namespace();
     let image_ref = store_key(&image_name, namespace.as_deref());
     let existing = state.images.get(&image_ref);
+    let image_key = format!("{}/{image_name}", namespace.as_deref().unwrap_or_default());
+    let seen = existing.as_ref().and_then(|img| img.resource_version());
+    if state.written.store_is_behind(&image_key, seen.as_deref()) {
+        // Our last write is on its way to the store, and its watch event wakes us again.
+        return Ok(Action::requeue(STORE_LAG_RECHECK));
+    }
     let item_uid = item.uid().unwrap_or_default();
     if let Some(owner) = existing.as_ref().and_then(|img| {
         img.owner_references()
@@ -294,7 +310,7 @@ async fn reconcile_item<I: ItemKind>(
     };
     let status = desired_status(&facts, descriptor, previous);
     let labels = desired_labels(&status);
-    let (writes, image_uid) = apply_image(
+    let applied = apply_image(
         item,
         &image_name,
         existing.as_deref(),
@@ -303,12 +319,17 @@ async fn reconcile_item<I: ItemKind>(
         ctx,
     )
     .await?;
-    ctx.metrics.wrote(&controller_name::<I>(), writes);
+    ctx.metrics.wrote(&controller_name::<I>(), applied.writes);
+    if applied.writes > 0 {
+        state
+            .written
+            .wrote(&image_key, applied.resource_version.as_deref());
+    }
     let image = I::Image::new_image(
         ObjectMeta {
             name: Some(image_name),
             namespace: item.namespace(),
-            uid: image_uid,
+            uid: applied.uid,
             ..Default::default()
         },
         None,
@@ -428,8 +449,15 @@ fn our_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Writes the image object and its status where they differ. Returns the number of writes and
-/// the image's uid.
+/// What [`apply_image`] did.
+struct Applied {
+    writes: u64,
+    uid: Option<String>,
+    /// The image's resource version after the last write.
+    resource_version: Option<String>,
+}
+
+/// Writes the image object and its status where they differ.
 async fn apply_image<I: ItemKind>(
     item: &I,
     image_name: &str,
@@ -437,7 +465,7 @@ async fn apply_image<I: ItemKind>(
     status: &VirtualMachineImageStatus,
     labels: &BTreeMap<String, String>,
     ctx: &Context,
-) -> Result<(u64, Option<String>), ImageError> {
+) -> Result<Applied, ImageError> {
     let provider_ref = ProviderRef {
         api_version: I::api_version(&()).into_owned(),
         kind: I::kind(&()).into_owned(),
@@ -456,8 +484,11 @@ async fn apply_image<I: ItemKind>(
         .is_some_and(|s| same_status(s, status));
     let api = I::Image::api(ctx.client.clone(), item.namespace().as_deref());
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    let mut writes = 0;
-    let mut uid = existing.and_then(|img| img.uid());
+    let mut applied = Applied {
+        writes: 0,
+        uid: existing.and_then(|img| img.uid()),
+        resource_version: None,
+    };
     if !object_current {
         let meta = ObjectMeta {
             name: Some(image_name.to_string()),
@@ -466,19 +497,22 @@ async fn apply_image<I: ItemKind>(
             ..Default::default()
         };
         let image = I::Image::new_image(meta, Some(provider_ref), None);
-        uid = api
+        let written = api
             .patch(image_name, &params, &Patch::Apply(&image))
-            .await?
-            .uid();
-        writes += 1;
+            .await?;
+        applied.uid = written.uid();
+        applied.resource_version = written.resource_version();
+        applied.writes += 1;
     }
     if !status_current {
         let patch = json!({ "apiVersion": I::Image::api_version(&()), "kind": I::Image::kind(&()), "status": status });
-        api.patch_status(image_name, &params, &Patch::Apply(&patch))
+        let written = api
+            .patch_status(image_name, &params, &Patch::Apply(&patch))
             .await?;
-        writes += 1;
+        applied.resource_version = written.resource_version();
+        applied.writes += 1;
     }
-    Ok((writes, uid))
+    Ok(applied)
 }
 
 /// Events on the image when its Ready state changes (failures and recoveries only: a sync of

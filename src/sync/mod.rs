@@ -85,7 +85,7 @@ impl<L: LibraryKind> SyncController<L> {
         );
         // Our own status writes must not trigger a new listing: react to spec changes only; the
         // periodic requeue does the rest.
-        let trigger = trigger_objects(events, false)
+        let trigger = trigger_objects(events, libraries.clone(), false)
             .predicate_filter(predicates::generation, Default::default());
         let controller = Controller::for_stream(trigger, libraries.clone()).with_config(
             kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency),

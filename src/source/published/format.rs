@@ -149,6 +149,14 @@ mod tests {
         "properties":{},"selfHref":"photon/item.json","type":"vcsp.ovf"}]}"#;
 
     #[test]
+    fn ids_lose_their_urn_prefix_case_and_surrounding_whitespace() {
+        assert_eq!(strip_urn("urn:UUID:AB-CD"), "ab-cd");
+        assert_eq!(strip_urn(" urn:uuid:Ab\t2 \n"), "ab\t2");
+        assert_eq!(strip_urn("AB-CD"), "ab-cd");
+        assert_eq!(strip_urn("urn:isbn:1"), "urn:isbn:1");
+    }
+
+    #[test]
     fn reads_vmware_layout() {
         let lib: Lib = serde_json::from_str(LIB).unwrap();
         assert_eq!(lib.items_href, "items.json");
