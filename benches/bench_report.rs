@@ -105,6 +105,8 @@ struct Args {
     mode: String,
     startup: bool,
     floor_concurrency: Vec<usize>,
+    /// `report --strict`: exit 1 when the report has findings (CI's regression check).
+    strict: bool,
 }
 
 impl Args {
@@ -118,6 +120,7 @@ impl Args {
             mode: "quick".into(),
             startup: true,
             floor_concurrency: vec![CONCURRENCY, 2 * CONCURRENCY],
+            strict: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -143,6 +146,7 @@ impl Args {
                 "--out" => args.out = Some(value("--out").into()),
                 "--mode" => args.mode = value("--mode"),
                 "--no-startup" => args.startup = false,
+                "--strict" => args.strict = true,
                 other if !other.starts_with('-') && args.command.is_none() => {
                     args.command = Some(other.to_string())
                 }
@@ -1418,6 +1422,17 @@ fn report(args: &Args) {
         dir.join("report.md").display(),
         dir.join("report.json").display()
     );
+    let found = findings(&report);
+    if args.strict && !found.is_empty() {
+        eprintln!(
+            "[bench] --strict: {} finding(s) in the report:",
+            found.len()
+        );
+        for f in &found {
+            eprintln!("[bench]   {f}");
+        }
+        std::process::exit(1);
+    }
 }
 
 fn num(v: &Value, digits: usize) -> String {
@@ -1442,6 +1457,70 @@ fn thousands(v: &Value) -> String {
         out.push(c);
     }
     format!("{sign}{out}")
+}
+
+/// What the report must point out: syncs that did not finish, writes above 4N + 1, descriptors
+/// fetched again (or statuses rewritten) on a restart, and parts of the run that are missing.
+fn findings(r: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let sync = r["sync"].as_array().cloned().unwrap_or_default();
+    if sync.is_empty() {
+        out.push("No sync run is in the report (see target/bench/logs/).".to_string());
+    }
+    for row in &sync {
+        let n = row["n"].as_f64().unwrap_or(0.0);
+        if row["completed"].as_bool() != Some(true) {
+            out.push(format!(
+                "N = {}: not every image was Ready within the time limit ({} were).",
+                thousands(&row["n"]),
+                thousands(&row["ready_images"])
+            ));
+        }
+        let extra = row["operator_writes"].as_f64().unwrap_or(0.0)
+            - row["expected_writes"].as_f64().unwrap_or(0.0);
+        if extra > 0.0 {
+            let status_writes =
+                row["apiserver_requests"]["APPLY virtualmachineimages/status"].clone();
+            out.push(format!(
+                "N = {}: {} writes above 4N + 1 ({:.0}% more); the apiserver saw {} image status \
+                 writes for {} images and the image controller ran {} reconciles.",
+                thousands(&row["n"]),
+                thousands(&json!(extra)),
+                extra / (4.0 * n + 1.0) * 100.0,
+                thousands(&status_writes),
+                thousands(&row["n"]),
+                thousands(&row["reconciles_by_controller"]["image-contentlibraryitem"]),
+            ));
+        }
+    }
+    let startups = r["startup"].as_array().cloned().unwrap_or_default();
+    if !startups
+        .iter()
+        .any(|st| st["images"].as_f64().unwrap_or(0.0) > 0.0)
+    {
+        out.push("No restart with images present is in the report.".to_string());
+    }
+    for st in &startups {
+        let fetches = st["ovf_fetches"].as_f64().unwrap_or(0.0);
+        let writes = st["writes"].as_f64().unwrap_or(0.0);
+        let libraries = st["libraries"].as_f64().unwrap_or(0.0);
+        if fetches > 0.0 || writes > libraries {
+            out.push(format!(
+                "Restart with {} images: {} OVF descriptors fetched again and {} writes \
+                 (expected 0 fetches and {} library status writes).",
+                thousands(&st["images"]),
+                thousands(&json!(fetches)),
+                thousands(&json!(writes)),
+                thousands(&json!(libraries)),
+            ));
+        }
+    }
+    for (key, what) in [("webhook", "webhook"), ("ovf_parse", "OVF parsing")] {
+        if !r[key].is_object() {
+            out.push(format!("The {what} benchmark is missing from the report."));
+        }
+    }
+    out
 }
 
 fn markdown(r: &Value) -> String {
@@ -1612,59 +1691,15 @@ fn markdown(r: &Value) -> String {
     }
 
     let _ = writeln!(s, "\n## Checks\n");
-    let mut checks = 0;
-    for row in r["sync"].as_array().into_iter().flatten() {
-        let n = row["n"].as_f64().unwrap_or(0.0);
-        if row["completed"].as_bool() == Some(false) {
-            checks += 1;
-            let _ = writeln!(
-                s,
-                "- N = {}: not every image was Ready within the time limit ({} were).",
-                thousands(&row["n"]),
-                thousands(&row["ready_images"])
-            );
-        }
-        let extra = row["operator_writes"].as_f64().unwrap_or(0.0)
-            - row["expected_writes"].as_f64().unwrap_or(0.0);
-        if extra > 0.0 {
-            checks += 1;
-            let status_writes =
-                row["apiserver_requests"]["APPLY virtualmachineimages/status"].clone();
-            let _ = writeln!(
-                s,
-                "- N = {}: {} writes above 4N + 1 ({:.0}% more); the apiserver saw {} image status \
-                 writes for {} images and the image controller ran {} reconciles.",
-                thousands(&row["n"]),
-                thousands(&json!(extra)),
-                extra / (4.0 * n + 1.0) * 100.0,
-                thousands(&status_writes),
-                thousands(&row["n"]),
-                thousands(&row["reconciles_by_controller"]["image-contentlibraryitem"]),
-            );
-        }
-    }
-    for st in r["startup"].as_array().into_iter().flatten() {
-        let fetches = st["ovf_fetches"].as_f64().unwrap_or(0.0);
-        let writes = st["writes"].as_f64().unwrap_or(0.0);
-        let libraries = st["libraries"].as_f64().unwrap_or(0.0);
-        if fetches > 0.0 || writes > libraries {
-            checks += 1;
-            let _ = writeln!(
-                s,
-                "- Restart with {} images: {} OVF descriptors fetched again and {} writes \
-                 (expected 0 fetches and {} library status writes).",
-                thousands(&st["images"]),
-                thousands(&json!(fetches)),
-                thousands(&json!(writes)),
-                thousands(&json!(libraries)),
-            );
-        }
-    }
-    if checks == 0 {
+    let found = findings(r);
+    if found.is_empty() {
         let _ = writeln!(
             s,
             "- Nothing to report: 4N + 1 writes per sync, no descriptor fetched again on restart."
         );
+    }
+    for f in &found {
+        let _ = writeln!(s, "- {f}");
     }
 
     let _ = writeln!(s, "\n## Webhook and OVF parsing\n");

@@ -80,10 +80,15 @@ fn main() {
         "govmomi": govmomi,
         "ratio_vs_govmomi": ratio,
     });
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
+    // hack/bench.sh sets VMI_BENCH_DIR; the target dir may be elsewhere (make bench-ci).
+    let dir = std::env::var_os("VMI_BENCH_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-        .join("bench");
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+                .join("bench")
+        });
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("ovf.json");
     std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap()).unwrap();

@@ -242,10 +242,15 @@ async fn run(plan: Plan) {
         "latency_ms": { "p50": p50, "p90": p90, "p99": p99, "max": max },
         "transport": "HTTPS (rustls, ring) over 127.0.0.1, HTTP/1.1 keep-alive",
     });
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    // hack/bench.sh sets VMI_BENCH_DIR; the target dir may be elsewhere (make bench-ci).
+    let out_dir = std::env::var_os("VMI_BENCH_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let out_dir = target.join("bench");
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+                .join("bench")
+        });
     std::fs::create_dir_all(&out_dir).expect("create target/bench");
     let path = out_dir.join("webhook.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&report).unwrap()).expect("write report");
