@@ -27,7 +27,6 @@ DIR=${VMI_CLUSTER_DIR:-$ROOT/target/cluster}
 PKI=$DIR/pki
 LOGS=$DIR/logs
 PIDS=$DIR/pids
-COMPONENTS=(kube-controller-manager kube-apiserver etcd)
 
 log() { echo "[cluster] $*" >&2; }
 die() { # message [component whose log tail to show]
@@ -247,7 +246,9 @@ healthy() { # all three alive and answering
 
 down() {
   local p left
-  stop_daemons "${COMPONENTS[@]}"
+  # etcd last: an apiserver whose etcd is gone spends its shutdown retrying it (then SIGKILL).
+  stop_daemons kube-controller-manager kube-apiserver
+  stop_daemons etcd
   left=$(leftovers)
   if [[ -n $left ]]; then
     log "killing leftover processes: ${left//$'\n'/ }"
