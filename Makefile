@@ -57,10 +57,11 @@ bench:
 bench-quick:
 	hack/bench.sh quick
 
-# CI's bench: bench-quick, failing on the report's findings (not on timings); release builds in
-# a target dir outside the clone, so CI runs reuse them.
+# CI's bench: bench-quick, failing on the report's findings (not on timings). CI's release builds
+# (this and check-dockerfile-ci) use a target dir outside the clone, so CI runs reuse them.
+RELEASE_TARGET_DIR ?= $${VMI_TOOLS_CACHE:-$$HOME/.cache/vmi-operator}/release-target
 bench-ci:
-	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$${VMI_TOOLS_CACHE:-$$HOME/.cache/vmi-operator}/bench-target} VMI_BENCH_STRICT=1 hack/bench.sh quick
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$(RELEASE_TARGET_DIR)} VMI_BENCH_STRICT=1 hack/bench.sh quick
 
 # The one-command demo (its own control plane in target/demo/), and its teardown.
 .PHONY: demo demo-down
@@ -72,7 +73,7 @@ demo-down:
 
 # Packaging: copy crds/ into the chart and config/crd/bases; lint the chart; check the Dockerfile
 # (static checks and the builder stage's musl release build, run locally: no Docker engine here).
-.PHONY: chart-crds helm-lint check-dockerfile
+.PHONY: chart-crds helm-lint check-dockerfile check-dockerfile-ci
 chart-crds:
 	charts/sync-crds.sh
 
@@ -84,6 +85,9 @@ helm-lint:
 
 check-dockerfile:
 	hack/check-dockerfile.sh
+
+check-dockerfile-ci:
+	CARGO_TARGET_DIR=$${CARGO_TARGET_DIR:-$(RELEASE_TARGET_DIR)} hack/check-dockerfile.sh
 
 # Every cargo-fuzz target for FUZZ_SECONDS each (stable Rust through RUSTC_BOOTSTRAP=1; cargo-fuzz
 # comes from hack/tools.sh); exits 1 on a crash, inputs in fuzz/artifacts/. fuzz-ci is CI's bounded

@@ -9,6 +9,8 @@ log() { echo "[ci-deps] $*" >&2; }
 declare -A PKG=(
   [openssl]=openssl [curl]=curl [make]=make [git]=git
   [setsid]=util-linux [flock]=util-linux [base64]=coreutils [tr]=coreutils
+  # make check-dockerfile-ci: the builder stage's musl build, and its static-binary check
+  [musl-gcc]=musl-tools [file]=file
 )
 missing=()
 for cmd in "${!PKG[@]}"; do
