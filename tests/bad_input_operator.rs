@@ -15,6 +15,8 @@
 //!
 //! The entry points one by one, without a cluster, are in tests/bad_input_sweep.rs.
 
+mod archive;
+use archive::{sha1_line, tar};
 mod common;
 mod fault_support;
 mod support;
@@ -26,30 +28,10 @@ use fault_support::{FaultCluster, ItemSpec, LibraryWriter, Snapshot};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use serde_json::Value;
-use sha1::{Digest, Sha1};
 use vmi_operator::api::ContentLibrary;
 
 const LIB_UUID: &str = "5d6f1e2a-0b3c-4d5e-8f90-a1b2c3d4e5f6";
 const WAIT: Duration = Duration::from_secs(60);
-
-fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in members {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        let raw = &mut h.as_gnu_mut().unwrap().name;
-        raw[..name.len()].copy_from_slice(name.as_bytes());
-        h.set_cksum();
-        b.append(&h, *data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-fn sha1_line(name: &str, data: &[u8]) -> String {
-    format!("SHA1({name})= {}\n", hex::encode(Sha1::digest(data)))
-}
 
 /// A bad item: its name, files (name, content), and what its image's Ready condition must say.
 struct BadItem {

@@ -12,11 +12,12 @@
 //! The same inputs through the running operator, with the error on the resources and nothing
 //! else changed, are in tests/bad_input_operator.rs.
 
+mod archive;
+use archive::{header, sha1_line, tar};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sha1::{Digest, Sha1};
 use url::Url;
 use vmi_operator::ovf::ova::read_ova;
 use vmi_operator::ovf::parse_descriptor;
@@ -233,34 +234,6 @@ fn hostile_and_malformed_descriptors_get_a_clear_error_quickly() {
 // ---------------------------------------------------------------------------------------------
 
 const SMALL_OVF: &[u8] = b"<Envelope xmlns=\"http://schemas.dmtf.org/ovf/envelope/1\"/>";
-
-/// A tar header with the name written raw (tar::Builder refuses `..` and absolute names).
-fn header(name: &str, size: u64, kind: tar::EntryType) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_size(size);
-    h.set_mode(0o644);
-    h.set_entry_type(kind);
-    let raw = &mut h.as_gnu_mut().unwrap().name;
-    raw[..name.len()].copy_from_slice(name.as_bytes());
-    h.set_cksum();
-    h
-}
-
-fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in members {
-        b.append(
-            &header(name, data.len() as u64, tar::EntryType::Regular),
-            *data,
-        )
-        .unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-fn sha1_line(name: &str, data: &[u8]) -> String {
-    format!("SHA1({name})= {}\n", hex::encode(Sha1::digest(data)))
-}
 
 /// OVAs that must be refused: (case, archive, reason, message part).
 fn ova_cases() -> Vec<(&'static str, Vec<u8>, &'static str, &'static str)> {

@@ -7,6 +7,8 @@
 //!
 //! Runs on a control plane of its own (`target/fault-cluster/malformed`), stopped at the end.
 
+mod archive;
+use archive::tar;
 mod common;
 mod fault_support;
 mod support;
@@ -20,21 +22,6 @@ const GOOD: usize = 200;
 /// Bad items per good one.
 const BAD_PER_GOOD: usize = 2;
 const WAIT: Duration = Duration::from_secs(120);
-
-fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in members {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        let raw = &mut h.as_gnu_mut().unwrap().name;
-        raw[..name.len()].copy_from_slice(name.as_bytes());
-        h.set_cksum();
-        b.append(&h, *data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
 
 /// Kinds of bad content: (folder, file name, bytes). Each is written once; bad items point at
 /// them in turn. `None` bytes: the file is listed but does not exist.

@@ -1,6 +1,8 @@
 //! OVA reading on archives built in the test: member order, manifests in both line forms,
 //! digest mismatches, unsafe names, limits, truncation and streaming of large members.
 
+mod archive;
+use archive::{header, tar};
 use std::io::Read;
 
 use sha1::{Digest, Sha1};
@@ -10,31 +12,6 @@ use vmi_operator::ovf::ova::{OvaError, read_ova};
 
 const OVF: &[u8] = b"<Envelope xmlns=\"http://schemas.dmtf.org/ovf/envelope/1\"/>";
 const DISK: &[u8] = b"not really a vmdk";
-
-/// A tar header for a regular file, with the name written raw (so `..` and absolute names,
-/// which tar::Builder refuses, can be tested).
-fn header(name: &str, size: u64, kind: tar::EntryType) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_size(size);
-    h.set_mode(0o644);
-    h.set_entry_type(kind);
-    let raw = &mut h.as_gnu_mut().unwrap().name;
-    raw[..name.len()].copy_from_slice(name.as_bytes());
-    h.set_cksum();
-    h
-}
-
-fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in members {
-        b.append(
-            &header(name, data.len() as u64, tar::EntryType::Regular),
-            *data,
-        )
-        .unwrap();
-    }
-    b.into_inner().unwrap()
-}
 
 fn sha1(data: &[u8]) -> String {
     hex::encode(Sha1::digest(data))
