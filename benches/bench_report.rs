@@ -1636,31 +1636,27 @@ fn markdown(r: &Value) -> String {
     let _ = writeln!(s, "\n## Memory (operator RSS, webhook index included)\n");
     let _ = writeln!(s, "| state | RSS (MiB) | peak RSS, VmHWM (MiB) |");
     let _ = writeln!(s, "|---|---:|---:|");
-    if let Some(idle) = r["idle"].as_object() {
+    let mut memory_row = |state: String, memory: &Value| {
         let _ = writeln!(
             s,
-            "| idle, empty cluster, after start-up | {} | {} |",
-            num(&idle["memory"]["rss_mib"], 1),
-            num(&idle["memory"]["peak_rss_mib"], 1)
+            "| {state} | {} | {} |",
+            num(&memory["rss_mib"], 1),
+            num(&memory["peak_rss_mib"], 1)
+        );
+    };
+    if r["idle"].is_object() {
+        memory_row(
+            "idle, empty cluster, after start-up".into(),
+            &r["idle"]["memory"],
         );
     }
     for l in r["loaded"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            s,
-            "| {} images synced by this process | {} | {} |",
-            thousands(&l["images"]),
-            num(&l["memory"]["rss_mib"], 1),
-            num(&l["memory"]["peak_rss_mib"], 1)
-        );
+        let state = format!("{} images synced by this process", thousands(&l["images"]));
+        memory_row(state, &l["memory"]);
     }
     for st in r["startup"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            s,
-            "| restarted with {} images present | {} | {} |",
-            thousands(&st["images"]),
-            num(&st["memory"]["rss_mib"], 1),
-            num(&st["memory"]["peak_rss_mib"], 1)
-        );
+        let state = format!("restarted with {} images present", thousands(&st["images"]));
+        memory_row(state, &st["memory"]);
     }
 
     let _ = writeln!(s, "\n## Start-up\n");

@@ -126,6 +126,34 @@ async fn snapshot(client: &Client, ns: &str, library: &str) -> Snapshot {
     panic!("cannot list the items of {ns}/{library}");
 }
 
+/// [`hold_outage`] for both libraries at once: the folder one (gone, or its source unreachable)
+/// and the web one.
+async fn hold_both_outages(
+    client: &Client,
+    ns: &str,
+    files_before: &Snapshot,
+    web_before: &Snapshot,
+) -> ((String, String, String), (String, String, String)) {
+    tokio::join!(
+        hold_outage(
+            client,
+            ns,
+            "files",
+            files_before,
+            &["LibraryNotFound", "SourceUnreachable"],
+            OUTAGE,
+        ),
+        hold_outage(
+            client,
+            ns,
+            "web",
+            web_before,
+            &["SourceUnreachable"],
+            OUTAGE
+        ),
+    )
+}
+
 /// Checks, for `duration`, that the library keeps exactly the items and images of `good`, all
 /// Ready, and that its Ready condition is False with a reason in `reasons`. Returns the
 /// condition.
@@ -212,24 +240,7 @@ async fn a_source_outage_deletes_nothing_and_says_why() {
     std::fs::rename(&file_dir, &moved).unwrap();
     web.down().await;
     let outage = Instant::now();
-    let (files, web_condition) = tokio::join!(
-        hold_outage(
-            &client,
-            &ns,
-            "files",
-            &files_before,
-            &["LibraryNotFound", "SourceUnreachable"],
-            OUTAGE,
-        ),
-        hold_outage(
-            &client,
-            &ns,
-            "web",
-            &web_before,
-            &["SourceUnreachable"],
-            OUTAGE,
-        ),
-    );
+    let (files, web_condition) = hold_both_outages(&client, &ns, &files_before, &web_before).await;
     eprintln!("during the outage: files {files:?}, web {web_condition:?}");
     assert!(
         files
@@ -251,24 +262,7 @@ async fn a_source_outage_deletes_nothing_and_says_why() {
         fault_support::OPERATOR_FLAGS,
     );
     operator.wait_ready().await;
-    tokio::join!(
-        hold_outage(
-            &client,
-            &ns,
-            "files",
-            &files_before,
-            &["LibraryNotFound", "SourceUnreachable"],
-            OUTAGE,
-        ),
-        hold_outage(
-            &client,
-            &ns,
-            "web",
-            &web_before,
-            &["SourceUnreachable"],
-            OUTAGE,
-        ),
-    );
+    hold_both_outages(&client, &ns, &files_before, &web_before).await;
     eprintln!("outage held for {:?}", outage.elapsed());
 
     // Back.
