@@ -46,7 +46,7 @@ use vmi_operator::api::{
     VirtualMachineImage,
 };
 use vmi_operator::image::desired::{Descriptor, ItemFacts, desired_labels};
-use vmi_operator::kinds::ImageKind;
+use vmi_operator::kinds::IndexedKind;
 use vmi_operator::publish::{PublishOptions, publish_dir};
 use vmi_operator::source::{LibrarySource, PublishedSource, TlsOptions};
 use vmi_operator::sync::plan;

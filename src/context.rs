@@ -8,7 +8,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Resource, ResourceExt};
 
 use crate::metrics::Metrics;
-use crate::sources::SourceRegistry;
+use crate::source::SourceRegistry;
 
 /// Tunables of the controllers.
 #[derive(Clone, Debug)]

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -11,12 +11,18 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 
-use crate::operator::Readiness;
 
 #[derive(Clone)]
 struct AppState {
     registry: Arc<Registry>,
     readiness: Arc<Readiness>,
+}
+
+/// Readiness of this replica.
+#[derive(Default)]
+pub struct Readiness {
+    pub crds_established: AtomicBool,
+    pub webhook_synced: AtomicBool,
 }
 
 /// Serves until `shutdown` resolves.

@@ -12,7 +12,6 @@ pub mod operator;
 pub mod ovf;
 pub mod publish;
 pub mod source;
-pub mod sources;
 pub mod stores;
 pub mod sync;
 pub mod vmi_id;

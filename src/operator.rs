@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -14,10 +14,11 @@ use tokio::sync::watch;
 
 use crate::api::*;
 use crate::context::{Context, Settings};
+use crate::health::Readiness;
 use crate::image::ImageController;
 use crate::image::cache::OvfCache;
 use crate::metrics::Metrics;
-use crate::sources::SourceRegistry;
+use crate::source::SourceRegistry;
 use crate::sync::SyncController;
 
 /// Everything `run` needs, from flags and environment.
@@ -60,13 +61,6 @@ impl Shutdown {
             let _ = rx.wait_for(|stop| *stop).await;
         }
     }
-}
-
-/// Readiness of this replica.
-#[derive(Default)]
-pub struct Readiness {
-    pub crds_established: AtomicBool,
-    pub webhook_synced: AtomicBool,
 }
 
 /// Runs the operator until SIGTERM/SIGINT.

@@ -848,7 +848,7 @@ async fn a_duplicate_item_id_does_not_change_the_first_items_files() {
 /// a clear `SourceMisconfigured` on the library.
 #[test]
 fn unusable_sources_are_refused_clearly() {
-    let registry = vmi_operator::sources::SourceRegistry::new(None, TlsOptions::default());
+    let registry = vmi_operator::source::SourceRegistry::new(None, TlsOptions::default());
     for (raw, message) in [
         ("http://", "is not a URL: empty host"),
         ("https://exa mple.com/lib.json", "is not a URL"),
@@ -864,7 +864,7 @@ fn unusable_sources_are_refused_clearly() {
 /// must not show them.
 #[test]
 fn unusable_sources_never_show_credentials() {
-    let registry = vmi_operator::sources::SourceRegistry::new(None, TlsOptions::default());
+    let registry = vmi_operator::source::SourceRegistry::new(None, TlsOptions::default());
     let mut failures = Vec::new();
     for raw in [
         "https://admin:s3cret@exa mple.com/lib.json",

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use vmi_operator::api::{
     ClusterVirtualMachineImage, VirtualMachine, VirtualMachineImage, VirtualMachineSpec,
 };
-use vmi_operator::webhook::{ImageIndex, ImageKind, MUTATE_PATH, VALIDATE_PATH};
+use vmi_operator::webhook::{ImageIndex, IndexedKind, MUTATE_PATH, VALIDATE_PATH};
 use webhook_support::*;
 
 const MUTATING_WEBHOOK: &str = "vmi-mutate.vmoperator.vmware.com";
@@ -127,7 +127,7 @@ impl Harness {
         let obj = vmi(&self.ns, &name, display, ready, capabilities);
         let api: Api<VirtualMachineImage> = Api::namespaced(self.client.clone(), &self.ns);
         self.create_with_status(&api, obj).await;
-        self.wait_indexed(ImageKind::VirtualMachineImage, &name, display)
+        self.wait_indexed(IndexedKind::VirtualMachineImage, &name, display)
             .await;
         name
     }
@@ -139,7 +139,7 @@ impl Harness {
         let api: Api<ClusterVirtualMachineImage> = Api::all(self.client.clone());
         self.create_with_status(&api, cvmi(&name, display, true, &[]))
             .await;
-        self.wait_indexed(ImageKind::ClusterVirtualMachineImage, &name, display)
+        self.wait_indexed(IndexedKind::ClusterVirtualMachineImage, &name, display)
             .await;
         name
     }
@@ -171,7 +171,7 @@ impl Harness {
     }
 
     /// Waits until the index has the image with its display name (the status has been seen).
-    async fn wait_indexed(&self, kind: ImageKind, name: &str, display: &str) {
+    async fn wait_indexed(&self, kind: IndexedKind, name: &str, display: &str) {
         let index = self.index.clone();
         let ns = self.ns.clone();
         common::wait_until(TIMEOUT, &format!("{kind}/{name} in the index"), move || {
@@ -441,7 +441,7 @@ async fn display_names_are_resolved_and_bad_names_refused() {
     common::wait_until(TIMEOUT, "the deleted image to leave the index", move || {
         let gone = index
             .read()
-            .get(ImageKind::VirtualMachineImage, &ns2, &ephemeral)
+            .get(IndexedKind::VirtualMachineImage, &ns2, &ephemeral)
             .is_none();
         async move { gone }
     })

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use vmi_operator::webhook::{ImageIndex, ImageKind, MUTATE_PATH, VALIDATE_PATH};
+use vmi_operator::webhook::{ImageIndex, IndexedKind, MUTATE_PATH, VALIDATE_PATH};
 use webhook_support::*;
 
 fn install_crypto() {
@@ -168,8 +168,8 @@ async fn not_ready_until_the_index_has_synced() {
         true,
         &[],
     ));
-    index.mark_synced(ImageKind::VirtualMachineImage);
-    index.mark_synced(ImageKind::ClusterVirtualMachineImage);
+    index.mark_synced(IndexedKind::VirtualMachineImage);
+    index.mark_synced(IndexedKind::ClusterVirtualMachineImage);
     assert_eq!(
         client
             .get(webhook.url("/readyz"))

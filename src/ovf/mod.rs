@@ -39,6 +39,9 @@ pub mod manifest;
 pub mod ova;
 
 pub use error::OvfError;
+
+/// Largest OVF descriptor we read (VMware appliances are a few MiB at most).
+pub const MAX_DESCRIPTOR_BYTES: u64 = 32 * 1024 * 1024;
 pub use quantity::bytes_to_quantity;
 
 /// What an OVF descriptor says about the image it describes.

@@ -21,7 +21,7 @@ use std::io::{self, Read};
 use sha1::Digest;
 
 use super::manifest::{self, Algorithm, MAX_MANIFEST_BYTES, ManifestEntry};
-use crate::source::MAX_DESCRIPTOR_BYTES;
+use super::MAX_DESCRIPTOR_BYTES;
 
 /// The OVF descriptor found in an OVA.
 #[derive(Clone, Debug, PartialEq, Eq)]

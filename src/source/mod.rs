@@ -9,13 +9,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 mod http;
-mod manifest;
-mod ova;
+mod verify;
+mod ova_stream;
+mod registry;
 pub mod published;
 pub mod vsphere;
 
 pub use http::TlsOptions;
 pub use published::PublishedSource;
+pub use registry::SourceRegistry;
 pub use vsphere::{VsphereClient, VsphereConfig, VsphereLibrary};
 
 /// What a source says about the library itself.
@@ -128,8 +130,7 @@ pub trait LibrarySource: Send + Sync {
     async fn fetch_ovf(&self, item: &ItemInfo) -> Result<Vec<u8>, SourceError>;
 }
 
-/// Largest OVF descriptor we read (VMware appliances are a few MiB at most).
-pub const MAX_DESCRIPTOR_BYTES: u64 = 32 * 1024 * 1024;
+pub use crate::ovf::MAX_DESCRIPTOR_BYTES;
 /// Largest listing document (`items.json`, a REST listing) we read.
 pub const MAX_LISTING_BYTES: u64 = 64 * 1024 * 1024;
 

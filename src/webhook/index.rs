@@ -29,33 +29,33 @@ use crate::api::{ClusterVirtualMachineImage, VirtualMachineImage, VirtualMachine
 
 /// The two kinds of image a VM can refer to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ImageKind {
+pub enum IndexedKind {
     /// `VirtualMachineImage`, namespaced.
     VirtualMachineImage,
     /// `ClusterVirtualMachineImage`, cluster-scoped.
     ClusterVirtualMachineImage,
 }
 
-impl ImageKind {
+impl IndexedKind {
     /// The kind as written in `spec.image.kind`.
     pub fn as_str(self) -> &'static str {
         match self {
-            ImageKind::VirtualMachineImage => "VirtualMachineImage",
-            ImageKind::ClusterVirtualMachineImage => "ClusterVirtualMachineImage",
+            IndexedKind::VirtualMachineImage => "VirtualMachineImage",
+            IndexedKind::ClusterVirtualMachineImage => "ClusterVirtualMachineImage",
         }
     }
 
     /// Parses `spec.image.kind`; `None` for anything else (including "").
     pub fn parse(kind: &str) -> Option<Self> {
         match kind {
-            "VirtualMachineImage" => Some(ImageKind::VirtualMachineImage),
-            "ClusterVirtualMachineImage" => Some(ImageKind::ClusterVirtualMachineImage),
+            "VirtualMachineImage" => Some(IndexedKind::VirtualMachineImage),
+            "ClusterVirtualMachineImage" => Some(IndexedKind::ClusterVirtualMachineImage),
             _ => None,
         }
     }
 }
 
-impl fmt::Display for ImageKind {
+impl fmt::Display for IndexedKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -64,7 +64,7 @@ impl fmt::Display for ImageKind {
 /// What the webhook knows about one image: only what resolution and the checks need.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageInfo {
-    pub kind: ImageKind,
+    pub kind: IndexedKind,
     /// The namespace of a `VirtualMachineImage`; `None` for a cluster image.
     pub namespace: Option<String>,
     /// The resource name (VMI ID).
@@ -82,7 +82,7 @@ pub struct ImageInfo {
 impl ImageInfo {
     /// From an image's kind, metadata and status.
     pub fn new(
-        kind: ImageKind,
+        kind: IndexedKind,
         namespace: Option<&str>,
         name: &str,
         status: Option<&VirtualMachineImageStatus>,
@@ -109,8 +109,8 @@ impl ImageInfo {
         ImageInfo {
             kind,
             namespace: match kind {
-                ImageKind::VirtualMachineImage => Some(namespace.unwrap_or_default().to_string()),
-                ImageKind::ClusterVirtualMachineImage => None,
+                IndexedKind::VirtualMachineImage => Some(namespace.unwrap_or_default().to_string()),
+                IndexedKind::ClusterVirtualMachineImage => None,
             },
             name: name.to_string(),
             display_name: status
@@ -125,7 +125,7 @@ impl ImageInfo {
     pub fn from_vmi(vmi: &VirtualMachineImage) -> Self {
         let ns = vmi.namespace();
         Self::new(
-            ImageKind::VirtualMachineImage,
+            IndexedKind::VirtualMachineImage,
             ns.as_deref(),
             &vmi.name_any(),
             vmi.status.as_ref(),
@@ -134,7 +134,7 @@ impl ImageInfo {
 
     pub fn from_cvmi(cvmi: &ClusterVirtualMachineImage) -> Self {
         Self::new(
-            ImageKind::ClusterVirtualMachineImage,
+            IndexedKind::ClusterVirtualMachineImage,
             None,
             &cvmi.name_any(),
             cvmi.status.as_ref(),
@@ -142,7 +142,7 @@ impl ImageInfo {
     }
 
     /// An image whose object could not be read: it exists, has no display name, is not ready.
-    pub fn invalid(kind: ImageKind, invalid: &InvalidObject) -> Self {
+    pub fn invalid(kind: IndexedKind, invalid: &InvalidObject) -> Self {
         let meta = &invalid.metadata;
         let mut info = Self::new(
             kind,
@@ -235,9 +235,9 @@ impl State {
         }
     }
 
-    fn remove(&mut self, kind: ImageKind, namespace: Option<&str>, name: &str) {
+    fn remove(&mut self, kind: IndexedKind, namespace: Option<&str>, name: &str) {
         match kind {
-            ImageKind::VirtualMachineImage => {
+            IndexedKind::VirtualMachineImage => {
                 let ns = namespace.unwrap_or_default();
                 if let Some(scope) = self.namespaces.get_mut(ns) {
                     scope.remove(name);
@@ -246,15 +246,15 @@ impl State {
                     }
                 }
             }
-            ImageKind::ClusterVirtualMachineImage => {
+            IndexedKind::ClusterVirtualMachineImage => {
                 self.cluster.remove(name);
             }
         }
     }
 
-    fn replace(&mut self, kind: ImageKind, images: Vec<ImageInfo>) {
+    fn replace(&mut self, kind: IndexedKind, images: Vec<ImageInfo>) {
         match kind {
-            ImageKind::VirtualMachineImage => {
+            IndexedKind::VirtualMachineImage => {
                 let mut namespaces: HashMap<String, Scope> = HashMap::new();
                 for info in images {
                     let ns = info.namespace.clone().unwrap_or_default();
@@ -262,7 +262,7 @@ impl State {
                 }
                 self.namespaces = namespaces;
             }
-            ImageKind::ClusterVirtualMachineImage => {
+            IndexedKind::ClusterVirtualMachineImage => {
                 let mut cluster = Scope::default();
                 for info in images {
                     cluster.upsert(Arc::new(info));
@@ -272,10 +272,10 @@ impl State {
         }
     }
 
-    fn scope(&self, kind: ImageKind, namespace: &str) -> Option<&Scope> {
+    fn scope(&self, kind: IndexedKind, namespace: &str) -> Option<&Scope> {
         match kind {
-            ImageKind::VirtualMachineImage => self.namespaces.get(namespace),
-            ImageKind::ClusterVirtualMachineImage => Some(&self.cluster),
+            IndexedKind::VirtualMachineImage => self.namespaces.get(namespace),
+            IndexedKind::ClusterVirtualMachineImage => Some(&self.cluster),
         }
     }
 }
@@ -333,18 +333,18 @@ impl ImageIndex {
     ) -> Self {
         let index = Self::empty();
         index.replace(
-            ImageKind::VirtualMachineImage,
+            IndexedKind::VirtualMachineImage,
             vmis.into_iter().map(|o| ImageInfo::from_vmi(&o)).collect(),
         );
         index.replace(
-            ImageKind::ClusterVirtualMachineImage,
+            IndexedKind::ClusterVirtualMachineImage,
             cvmis
                 .into_iter()
                 .map(|o| ImageInfo::from_cvmi(&o))
                 .collect(),
         );
-        index.mark_synced(ImageKind::VirtualMachineImage);
-        index.mark_synced(ImageKind::ClusterVirtualMachineImage);
+        index.mark_synced(IndexedKind::VirtualMachineImage);
+        index.mark_synced(IndexedKind::ClusterVirtualMachineImage);
         index
     }
 
@@ -362,13 +362,13 @@ impl ImageIndex {
                     run_watch(
                         vmis,
                         index.clone(),
-                        ImageKind::VirtualMachineImage,
+                        IndexedKind::VirtualMachineImage,
                         ImageInfo::from_vmi,
                     ),
                     run_watch(
                         cvmis,
                         index,
-                        ImageKind::ClusterVirtualMachineImage,
+                        IndexedKind::ClusterVirtualMachineImage,
                         ImageInfo::from_cvmi,
                     ),
                 )
@@ -391,10 +391,10 @@ impl ImageIndex {
     }
 
     /// Records that `kind` has been listed completely.
-    pub fn mark_synced(&self, kind: ImageKind) {
+    pub fn mark_synced(&self, kind: IndexedKind) {
         let flag = match kind {
-            ImageKind::VirtualMachineImage => &self.inner.vmi_synced,
-            ImageKind::ClusterVirtualMachineImage => &self.inner.cvmi_synced,
+            IndexedKind::VirtualMachineImage => &self.inner.vmi_synced,
+            IndexedKind::ClusterVirtualMachineImage => &self.inner.cvmi_synced,
         };
         flag.store(true, Ordering::Release);
         let both = self.inner.vmi_synced.load(Ordering::Acquire)
@@ -410,12 +410,12 @@ impl ImageIndex {
     }
 
     /// Removes one image (no-op when absent). `namespace` is ignored for cluster images.
-    pub fn remove(&self, kind: ImageKind, namespace: Option<&str>, name: &str) {
+    pub fn remove(&self, kind: IndexedKind, namespace: Option<&str>, name: &str) {
         self.write().remove(kind, namespace, name);
     }
 
     /// Replaces every image of `kind` (a complete listing).
-    pub fn replace(&self, kind: ImageKind, images: Vec<ImageInfo>) {
+    pub fn replace(&self, kind: IndexedKind, images: Vec<ImageInfo>) {
         self.write().replace(kind, images);
     }
 
@@ -469,7 +469,7 @@ pub struct IndexView<'a> {
 
 impl IndexView<'_> {
     /// The image of this kind and name (`namespace` is ignored for cluster images).
-    pub fn get(&self, kind: ImageKind, namespace: &str, name: &str) -> Option<&Arc<ImageInfo>> {
+    pub fn get(&self, kind: IndexedKind, namespace: &str, name: &str) -> Option<&Arc<ImageInfo>> {
         self.state.scope(kind, namespace)?.by_name.get(name)
     }
 
@@ -477,7 +477,7 @@ impl IndexView<'_> {
     /// `VirtualMachineImage`), ordered by name.
     pub fn by_display_name(
         &self,
-        kind: ImageKind,
+        kind: IndexedKind,
         namespace: &str,
         display: &str,
     ) -> Vec<&Arc<ImageInfo>> {
@@ -496,7 +496,7 @@ impl IndexView<'_> {
 async fn run_watch<K>(
     api: Api<DeserializeGuard<K>>,
     index: ImageIndex,
-    kind: ImageKind,
+    kind: IndexedKind,
     to_info: fn(&K) -> ImageInfo,
 ) where
     K: Resource + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
@@ -580,19 +580,19 @@ mod tests {
         {
             let view = index.read();
             assert_eq!(
-                names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")),
+                names(view.by_display_name(IndexedKind::VirtualMachineImage, "a", "Photon")),
                 ["vmi-1"]
             );
             assert!(
-                view.get(ImageKind::VirtualMachineImage, "a", "vmi-1")
+                view.get(IndexedKind::VirtualMachineImage, "a", "vmi-1")
                     .is_some()
             );
             assert!(
-                view.get(ImageKind::VirtualMachineImage, "b", "vmi-1")
+                view.get(IndexedKind::VirtualMachineImage, "b", "vmi-1")
                     .is_none()
             );
             assert!(
-                view.get(ImageKind::ClusterVirtualMachineImage, "a", "vmi-1")
+                view.get(IndexedKind::ClusterVirtualMachineImage, "a", "vmi-1")
                     .is_none()
             );
         }
@@ -603,7 +603,7 @@ mod tests {
             names(
                 index
                     .read()
-                    .by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")
+                    .by_display_name(IndexedKind::VirtualMachineImage, "a", "Photon")
             ),
             ["vmi-1", "vmi-2"]
         );
@@ -613,11 +613,11 @@ mod tests {
         {
             let view = index.read();
             assert_eq!(
-                names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")),
+                names(view.by_display_name(IndexedKind::VirtualMachineImage, "a", "Photon")),
                 ["vmi-2"]
             );
             assert_eq!(
-                names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon 5")),
+                names(view.by_display_name(IndexedKind::VirtualMachineImage, "a", "Photon 5")),
                 ["vmi-1"]
             );
         }
@@ -628,7 +628,7 @@ mod tests {
         index.apply_vmi(&not_ready);
         {
             let view = index.read();
-            let hits = view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon");
+            let hits = view.by_display_name(IndexedKind::VirtualMachineImage, "a", "Photon");
             assert_eq!(hits.len(), 1);
             assert!(!hits[0].ready);
             assert!(
@@ -645,24 +645,24 @@ mod tests {
         assert!(
             index
                 .read()
-                .by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")
+                .by_display_name(IndexedKind::VirtualMachineImage, "a", "Photon")
                 .is_empty()
         );
         assert!(
             index
                 .read()
-                .get(ImageKind::VirtualMachineImage, "a", "vmi-2")
+                .get(IndexedKind::VirtualMachineImage, "a", "vmi-2")
                 .is_some()
         );
 
         // Delete.
-        index.remove(ImageKind::VirtualMachineImage, Some("a"), "vmi-1");
-        index.remove(ImageKind::VirtualMachineImage, Some("a"), "vmi-2");
-        index.remove(ImageKind::VirtualMachineImage, Some("a"), "vmi-absent");
+        index.remove(IndexedKind::VirtualMachineImage, Some("a"), "vmi-1");
+        index.remove(IndexedKind::VirtualMachineImage, Some("a"), "vmi-2");
+        index.remove(IndexedKind::VirtualMachineImage, Some("a"), "vmi-absent");
         assert!(
             index
                 .read()
-                .by_display_name(ImageKind::VirtualMachineImage, "a", "Photon 5")
+                .by_display_name(IndexedKind::VirtualMachineImage, "a", "Photon 5")
                 .is_empty()
         );
         assert!(index.is_empty());
@@ -682,24 +682,24 @@ mod tests {
         );
         let view = index.read();
         assert_eq!(
-            names(view.by_display_name(ImageKind::VirtualMachineImage, "a", "Photon")),
+            names(view.by_display_name(IndexedKind::VirtualMachineImage, "a", "Photon")),
             ["vmi-a"]
         );
         assert_eq!(
-            names(view.by_display_name(ImageKind::VirtualMachineImage, "b", "Photon")),
+            names(view.by_display_name(IndexedKind::VirtualMachineImage, "b", "Photon")),
             ["vmi-b"]
         );
         assert!(
-            view.by_display_name(ImageKind::VirtualMachineImage, "c", "Photon")
+            view.by_display_name(IndexedKind::VirtualMachineImage, "c", "Photon")
                 .is_empty()
         );
         // Cluster lookups ignore the namespace.
         assert_eq!(
-            names(view.by_display_name(ImageKind::ClusterVirtualMachineImage, "zzz", "Photon")),
+            names(view.by_display_name(IndexedKind::ClusterVirtualMachineImage, "zzz", "Photon")),
             ["vmi-c"]
         );
         let c = view
-            .get(ImageKind::ClusterVirtualMachineImage, "", "vmi-c")
+            .get(IndexedKind::ClusterVirtualMachineImage, "", "vmi-c")
             .unwrap();
         assert_eq!(c.namespace, None);
         assert_eq!(c.reference(), "ClusterVirtualMachineImage/vmi-c");
@@ -711,20 +711,20 @@ mod tests {
         let index =
             ImageIndex::from_objects([vmi("a", "vmi-1", "One"), vmi("b", "vmi-2", "Two")], []);
         index.replace(
-            ImageKind::VirtualMachineImage,
+            IndexedKind::VirtualMachineImage,
             vec![ImageInfo::from_vmi(&vmi("b", "vmi-3", "Three"))],
         );
         let view = index.read();
         assert!(
-            view.get(ImageKind::VirtualMachineImage, "a", "vmi-1")
+            view.get(IndexedKind::VirtualMachineImage, "a", "vmi-1")
                 .is_none()
         );
         assert!(
-            view.by_display_name(ImageKind::VirtualMachineImage, "b", "Two")
+            view.by_display_name(IndexedKind::VirtualMachineImage, "b", "Two")
                 .is_empty()
         );
         assert_eq!(
-            names(view.by_display_name(ImageKind::VirtualMachineImage, "b", "Three")),
+            names(view.by_display_name(IndexedKind::VirtualMachineImage, "b", "Three")),
             ["vmi-3"]
         );
     }
@@ -733,9 +733,9 @@ mod tests {
     fn readiness_needs_both_kinds() {
         let index = ImageIndex::empty();
         assert!(!index.is_synced());
-        index.mark_synced(ImageKind::VirtualMachineImage);
+        index.mark_synced(IndexedKind::VirtualMachineImage);
         assert!(!index.is_synced());
-        index.mark_synced(ImageKind::ClusterVirtualMachineImage);
+        index.mark_synced(IndexedKind::ClusterVirtualMachineImage);
         assert!(index.is_synced());
         // wait_synced returns at once when synced.
         futures::executor::block_on(index.wait_synced());
@@ -750,8 +750,8 @@ mod tests {
         });
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
-        index.mark_synced(ImageKind::ClusterVirtualMachineImage);
-        index.mark_synced(ImageKind::VirtualMachineImage);
+        index.mark_synced(IndexedKind::ClusterVirtualMachineImage);
+        index.mark_synced(IndexedKind::VirtualMachineImage);
         tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
             .await
             .expect("wait_synced returns")
@@ -770,7 +770,7 @@ mod tests {
             }))
             .unwrap();
         let invalid = guard.0.expect_err("the status does not parse");
-        let info = ImageInfo::invalid(ImageKind::VirtualMachineImage, &invalid);
+        let info = ImageInfo::invalid(IndexedKind::VirtualMachineImage, &invalid);
         assert_eq!(info.name, "vmi-bad");
         assert_eq!(info.namespace.as_deref(), Some("a"));
         assert!(!info.ready);
@@ -784,14 +784,14 @@ mod tests {
 
     #[test]
     fn not_ready_details() {
-        let none = ImageInfo::new(ImageKind::VirtualMachineImage, Some("a"), "vmi-x", None);
+        let none = ImageInfo::new(IndexedKind::VirtualMachineImage, Some("a"), "vmi-x", None);
         assert!(!none.ready);
         assert_eq!(none.not_ready_detail, "it has no status yet");
         let mut st = status("X", false);
         st.conditions[0].reason = "VirtualMachineImageNotSynced".into();
         st.conditions[0].message = "download failed".into();
         let info = ImageInfo::new(
-            ImageKind::VirtualMachineImage,
+            IndexedKind::VirtualMachineImage,
             Some("a"),
             "vmi-x",
             Some(&st),
@@ -802,7 +802,7 @@ mod tests {
         );
         st.conditions.clear();
         let info = ImageInfo::new(
-            ImageKind::VirtualMachineImage,
+            IndexedKind::VirtualMachineImage,
             Some("a"),
             "vmi-x",
             Some(&st),

@@ -13,7 +13,7 @@ use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
 use serde_json::{Value, json};
 
-use super::index::{ImageInfo, ImageKind, IndexView};
+use super::index::{ImageInfo, IndexedKind, IndexView};
 use crate::api::{ImageRef, VirtualMachine};
 use crate::vmi_id::IMAGE_PREFIX;
 
@@ -164,7 +164,7 @@ pub enum Refusal {
     /// `spec.image` names an image that does not exist.
     #[error("spec.image: {kind} {name:?} does not exist{}", in_namespace(.namespace))]
     ImageRefNotFound {
-        kind: ImageKind,
+        kind: IndexedKind,
         name: String,
         namespace: Option<String>,
     },
@@ -246,14 +246,14 @@ pub fn resolve_name(
 ) -> Result<Arc<ImageInfo>, Refusal> {
     if name.starts_with(IMAGE_PREFIX) {
         return view
-            .get(ImageKind::VirtualMachineImage, namespace, name)
-            .or_else(|| view.get(ImageKind::ClusterVirtualMachineImage, namespace, name))
+            .get(IndexedKind::VirtualMachineImage, namespace, name)
+            .or_else(|| view.get(IndexedKind::ClusterVirtualMachineImage, namespace, name))
             .cloned()
             .ok_or_else(|| Refusal::NotFound(quoted(name)));
     }
     for (kind, scope) in [
-        (ImageKind::VirtualMachineImage, "namespace"),
-        (ImageKind::ClusterVirtualMachineImage, "cluster"),
+        (IndexedKind::VirtualMachineImage, "namespace"),
+        (IndexedKind::ClusterVirtualMachineImage, "cluster"),
     ] {
         match view.by_display_name(kind, namespace, name).as_slice() {
             [] => continue,
@@ -330,7 +330,7 @@ fn target(
         ops.push(add("/spec/image", image_ref_json(&found)));
         return Ok(Some((found, ops)));
     }
-    let kind = ImageKind::parse(&given.kind)
+    let kind = IndexedKind::parse(&given.kind)
         .ok_or_else(|| Refusal::UnsupportedKind(quoted(&given.kind)))?;
     match view.get(kind, namespace, &given.name) {
         Some(found) => Ok(Some((Arc::clone(found), ops))),
@@ -338,7 +338,7 @@ fn target(
             let refusal = Refusal::ImageRefNotFound {
                 kind,
                 name: quoted(&given.name),
-                namespace: (kind == ImageKind::VirtualMachineImage).then(|| namespace.to_string()),
+                namespace: (kind == IndexedKind::VirtualMachineImage).then(|| namespace.to_string()),
             };
             if vm.skip_image_checks() {
                 warnings.push(skipped_warning(&refusal));

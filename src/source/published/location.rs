@@ -17,7 +17,7 @@ use url::Url;
 use std::time::Duration;
 
 use crate::source::http::{self, DOWNLOAD_TIMEOUT, OVA_TIMEOUT, TlsOptions};
-use crate::source::{SourceError, ova};
+use crate::source::{SourceError, ova_stream};
 
 use super::format::LIB_FILE;
 
@@ -179,7 +179,7 @@ impl Location {
                         return Ok(None);
                     };
                     let file = std::fs::File::open(&path).map_err(|e| io_error(url.as_str(), e))?;
-                    ova::descriptor_from_file(item, file).await.map(Some)
+                    ova_stream::descriptor_from_file(item, file).await.map(Some)
                 };
                 with_timeout(url, OVA_TIMEOUT, read).await
             }
@@ -187,7 +187,7 @@ impl Location {
                 let Some(resp) = self.get(url, OVA_TIMEOUT).await? else {
                     return Ok(None);
                 };
-                ova::descriptor_from_stream(item, resp.bytes_stream())
+                ova_stream::descriptor_from_stream(item, resp.bytes_stream())
                     .await
                     .map(Some)
             }

@@ -23,7 +23,7 @@ use url::Url;
 
 use self::location::Location;
 use super::http::TlsOptions;
-use super::manifest::{self, MAX_MANIFEST_BYTES};
+use super::verify::{self, MAX_MANIFEST_BYTES};
 use super::{
     ItemFile, ItemInfo, LibraryInfo, LibrarySource, MAX_DESCRIPTOR_BYTES, MAX_LISTING_BYTES,
     SourceError, normalize_item_type,
@@ -241,7 +241,7 @@ impl PublishedSource {
             let text = self
                 .required(item, mf_url, MAX_MANIFEST_BYTES, "manifest")
                 .await?;
-            manifest::verify(&text, ovf, &bytes).map_err(|message| SourceError::NotCompliant {
+            verify::against_manifest(&text, ovf, &bytes).map_err(|message| SourceError::NotCompliant {
                 item: item.to_string(),
                 message,
             })?;

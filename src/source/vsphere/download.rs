@@ -16,8 +16,8 @@ use url::Url;
 use super::api::DownloadFile;
 use super::{Answer, VsphereClient};
 use crate::source::http::{self, DOWNLOAD_TIMEOUT, OVA_TIMEOUT};
-use crate::source::manifest::{self, MAX_MANIFEST_BYTES};
-use crate::source::{MAX_DESCRIPTOR_BYTES, SourceError, ova};
+use crate::source::verify::{self, MAX_MANIFEST_BYTES};
+use crate::source::{MAX_DESCRIPTOR_BYTES, SourceError, ova_stream};
 
 const SESSION_PATH: &str = "/rest/com/vmware/content/library/item/download-session";
 const FILE_PATH: &str = "/rest/com/vmware/content/library/item/downloadsession/file";
@@ -53,7 +53,7 @@ pub(crate) async fn descriptor(
                 .await?;
             if let Some(mf) = mf {
                 let text = session.read(mf, MAX_MANIFEST_BYTES, "manifest").await?;
-                manifest::verify(&text, ovf, &bytes).map_err(|message| {
+                verify::against_manifest(&text, ovf, &bytes).map_err(|message| {
                     SourceError::NotCompliant {
                         item: item.into(),
                         message,
@@ -64,7 +64,7 @@ pub(crate) async fn descriptor(
         } else {
             let name = ova.expect("checked above");
             let resp = session.open(name, OVA_TIMEOUT).await?;
-            ova::descriptor_from_stream(item, resp.bytes_stream()).await
+            ova_stream::descriptor_from_stream(item, resp.bytes_stream()).await
         }
     }
     .await;

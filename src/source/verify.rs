@@ -10,7 +10,7 @@ pub(crate) use crate::ovf::manifest::MAX_MANIFEST_BYTES;
 
 /// Checks `bytes` (the content of `file`) against a manifest. A manifest we cannot read, or
 /// that lists no digest for the file, fails too: it then proves nothing about the file.
-pub(crate) fn verify(manifest: &[u8], file: &str, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn against_manifest(manifest: &[u8], file: &str, bytes: &[u8]) -> Result<(), String> {
     let text =
         std::str::from_utf8(manifest).map_err(|_| "the manifest is not UTF-8".to_string())?;
     let entries = parse_manifest(text).map_err(|e| format!("the manifest is invalid: {e}"))?;
@@ -52,7 +52,7 @@ mod tests {
         let body = b"<Envelope/>";
         let sha256 = hex::encode(Sha256::digest(body));
         assert!(
-            verify(
+            against_manifest(
                 format!("SHA256(a.ovf)= {sha256}\n").as_bytes(),
                 "a.ovf",
                 body
@@ -60,7 +60,7 @@ mod tests {
             .is_ok()
         );
         let sha1 = hex::encode(Sha1::digest(body));
-        assert!(verify(format!("{sha1}  a.ovf\n").as_bytes(), "a.ovf", body).is_ok());
+        assert!(against_manifest(format!("{sha1}  a.ovf\n").as_bytes(), "a.ovf", body).is_ok());
     }
 
     #[test]
@@ -68,11 +68,11 @@ mod tests {
         let body = b"<Envelope/>";
         let sha256 = hex::encode(Sha256::digest(body));
         let mf = format!("SHA256(a.ovf)= {sha256}\n");
-        let err = verify(mf.as_bytes(), "a.ovf", b"<Envelope x='1'/>").unwrap_err();
+        let err = against_manifest(mf.as_bytes(), "a.ovf", b"<Envelope x='1'/>").unwrap_err();
         assert!(err.contains("does not match"), "{err}");
-        let err = verify(mf.as_bytes(), "b.ovf", body).unwrap_err();
+        let err = against_manifest(mf.as_bytes(), "b.ovf", body).unwrap_err();
         assert!(err.contains("no digest for b.ovf"), "{err}");
-        assert!(verify(b"hello world\n", "a.ovf", body).is_err());
-        assert!(verify(&[0xff, 0xfe], "a.ovf", body).is_err());
+        assert!(against_manifest(b"hello world\n", "a.ovf", body).is_err());
+        assert!(against_manifest(&[0xff, 0xfe], "a.ovf", body).is_err());
     }
 }
