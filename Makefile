@@ -25,6 +25,7 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	charts/sync-crds.sh --check
+	python3 hack/check-modules.py
 
 tools:
 	hack/tools.sh all

@@ -45,8 +45,8 @@ use vmi_operator::api::{
     ContentLibrary, ContentLibraryItem, ContentLibraryRef, ContentLibrarySpec, ProviderRef,
     VirtualMachineImage,
 };
-use vmi_operator::image::desired::{Descriptor, ItemFacts, desired_labels};
-use vmi_operator::kinds::IndexedKind;
+use vmi_operator::image::desired::{Descriptor, ItemFacts, image_labels};
+use vmi_operator::kinds::ImageKind;
 use vmi_operator::publish::{PublishOptions, publish_dir};
 use vmi_operator::source::{LibrarySource, PublishedSource, TlsOptions};
 use vmi_operator::sync::plan;
@@ -920,9 +920,9 @@ async fn floor_run(admin: &Client, identity: &Client, lib: &Library, concurrency
         .map(|info| {
             let type_ = plan::item_type(&info.item_type).expect("an OVF item");
             let item_name = vmi_operator::vmi_id::item_name(&info.id).expect("item UUID");
-            let status = plan::desired_status(info, type_, &library_ref, None, &now);
+            let status = plan::item_status(info, type_, &library_ref, None, &now);
             let facts = ItemFacts::from_status(&item_name, &info.id, &status);
-            let image_status = vmi_operator::image::desired::desired_status(
+            let image_status = vmi_operator::image::desired::image_status(
                 &facts,
                 Descriptor::Parsed(&ovf),
                 None,
@@ -935,7 +935,7 @@ async fn floor_run(admin: &Client, identity: &Client, lib: &Library, concurrency
                     "spec": { "uuid": info.id },
                 }),
                 item_status: json!({ "apiVersion": item_type.0, "kind": item_type.1, "status": status }),
-                image_labels: desired_labels(&image_status),
+                image_labels: image_labels(&image_status),
                 provider_ref: ProviderRef {
                     api_version: item_type.0.to_string(),
                     kind: item_type.1.to_string(),

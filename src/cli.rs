@@ -85,9 +85,18 @@ pub struct RunArgs {
     /// How often each library is listed again.
     #[arg(long, env = "VMI_SYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub sync_interval: Duration,
+    /// How long one listing of a library may take before the sync fails with SourceTimeout.
+    #[arg(long, env = "VMI_LIST_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub list_timeout: Duration,
+    /// How long fetching one OVF descriptor may take before the image fails with OVFFetchTimeout.
+    #[arg(long, env = "VMI_FETCH_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
+    pub fetch_timeout: Duration,
     /// Reconciles running at once per controller.
     #[arg(long, env = "VMI_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
+    /// API writes in flight at once within one library sync.
+    #[arg(long, env = "VMI_WRITE_CONCURRENCY", default_value_t = 16)]
+    pub write_concurrency: u16,
     /// Watch namespaced ContentLibraries, items and images in this namespace only (default: all).
     /// Cluster-scoped libraries are always watched.
     #[arg(long, env = "VMI_WATCH_NAMESPACE")]
@@ -190,10 +199,15 @@ impl RunArgs {
             _ => None,
         };
         Ok(OperatorConfig {
+            // Field by field, never `..`: a flag that is not carried into the settings must not
+            // compile (--watch-namespace once was parsed and then dropped here).
             settings: Settings {
                 sync_interval: self.sync_interval,
+                list_timeout: self.list_timeout,
+                fetch_timeout: self.fetch_timeout,
                 concurrency: self.concurrency.max(1),
-                ..Settings::default()
+                write_concurrency: usize::from(self.write_concurrency.max(1)),
+                watch_namespace: self.watch_namespace.clone().filter(|ns| !ns.is_empty()),
             },
             metrics_addr: self.metrics_addr,
             webhook,
@@ -304,4 +318,52 @@ pub fn inspect_document(
         serde_json::to_value(&status).expect("a status always serializes"),
     );
     Ok(serde_json::Value::Object(doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(flags: &[&str]) -> OperatorConfig {
+        let mut argv = vec!["vmi-operator", "run"];
+        argv.extend(flags);
+        let Command::Run(args) = Cli::try_parse_from(argv).expect("flags parse").command else {
+            panic!("not the run command");
+        };
+        args.config().expect("a configuration")
+    }
+
+    #[test]
+    fn every_controller_flag_reaches_the_settings() {
+        let c = config(&[
+            "--sync-interval=7s",
+            "--list-timeout=11s",
+            "--fetch-timeout=13s",
+            "--concurrency=3",
+            "--write-concurrency=5",
+            "--watch-namespace=team-a",
+        ]);
+        let s = &c.settings;
+        assert_eq!(s.sync_interval, Duration::from_secs(7));
+        assert_eq!(s.list_timeout, Duration::from_secs(11));
+        assert_eq!(s.fetch_timeout, Duration::from_secs(13));
+        assert_eq!(s.concurrency, 3);
+        assert_eq!(s.write_concurrency, 5);
+        assert_eq!(s.watch_namespace.as_deref(), Some("team-a"));
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = config(&[]);
+        let s = &c.settings;
+        assert_eq!(s.sync_interval, Duration::from_secs(300));
+        assert_eq!(s.list_timeout, Duration::from_secs(300));
+        assert_eq!(s.fetch_timeout, Duration::from_secs(120));
+        assert_eq!((s.concurrency, s.write_concurrency), (16, 16));
+        // An empty VMI_WATCH_NAMESPACE (the chart's default) watches every namespace.
+        assert_eq!(
+            config(&["--watch-namespace="]).settings.watch_namespace,
+            None
+        );
+    }
 }

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
+use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::{Resource, ResourceExt};
 
 use crate::metrics::Metrics;
 use crate::source::SourceRegistry;
 
-/// Tunables of the controllers.
+/// Tunables of the controllers; their defaults are the flags' (`vmi-operator run --help`).
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// How often each library is listed again.
@@ -25,19 +26,6 @@ pub struct Settings {
     pub write_concurrency: usize,
     /// Watch namespaced libraries, items and images in this namespace only (None: all).
     pub watch_namespace: Option<String>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            sync_interval: Duration::from_secs(300),
-            list_timeout: Duration::from_secs(300),
-            fetch_timeout: Duration::from_secs(120),
-            concurrency: 16,
-            write_concurrency: 16,
-            watch_namespace: None,
-        }
-    }
 }
 
 /// Shared by all controllers.
@@ -82,24 +70,41 @@ impl Context {
         action: &str,
         note: String,
     ) {
-        let mut note = note;
-        if note.len() > MAX_NOTE {
-            let mut cut = MAX_NOTE;
-            while !note.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            note.truncate(cut);
-            note.push('…');
-        }
+        self.event_on(&obj.object_ref(&()), type_, reason, action, note)
+            .await
+    }
+
+    /// Publishes an event on the object `reference` names.
+    pub async fn event_on(
+        &self,
+        reference: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         let event = Event {
             type_,
             reason: reason.into(),
-            note: Some(note),
+            note: Some(truncate_note(note)),
             action: action.into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
-            tracing::warn!(object = %obj.name_any(), error = %e, "cannot publish event");
+        if let Err(e) = self.recorder.publish(&event, reference).await {
+            let name = reference.name.as_deref().unwrap_or_default();
+            tracing::warn!(object = %name, error = %e, "cannot publish event");
         }
     }
+}
+
+fn truncate_note(mut note: String) -> String {
+    if note.len() > MAX_NOTE {
+        let mut cut = MAX_NOTE;
+        while !note.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        note.truncate(cut);
+        note.push('…');
+    }
+    note
 }

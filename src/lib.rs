@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod operator;
 pub mod ovf;
 pub mod publish;
+pub mod reconciler;
 pub mod source;
 pub mod stores;
 pub mod sync;

@@ -95,6 +95,14 @@ pub fn trigger_objects<K: Kind>(
         })
 }
 
+/// The store key of an object by name, in `namespace` for namespaced kinds.
+pub fn store_key<K: Kind>(name: &str, namespace: Option<&str>) -> ObjectRef<K> {
+    match namespace {
+        Some(ns) => ObjectRef::new(name).within(ns),
+        None => ObjectRef::new(name),
+    }
+}
+
 enum Trigger<K: Kind> {
     Object(K),
     Listed(ObjectRef<K>),

@@ -130,7 +130,7 @@ fn copy_ovf_fields(to: &mut VirtualMachineImageStatus, from: &VirtualMachineImag
 
 /// The status an image should have. Condition transition times of `previous` are kept where the
 /// state did not change, so an unchanged item produces an equal status (and no write).
-pub fn desired_status(
+pub fn image_status(
     facts: &ItemFacts,
     descriptor: Descriptor<'_>,
     previous: Option<&VirtualMachineImageStatus>,
@@ -241,7 +241,7 @@ fn capability_label(capability: &str) -> Option<String> {
 }
 
 /// The labels an image with this status carries.
-pub fn desired_labels(status: &VirtualMachineImageStatus) -> BTreeMap<String, String> {
+pub fn image_labels(status: &VirtualMachineImageStatus) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     labels.insert(
         crate::kinds::LABEL_MANAGED_BY.to_string(),
@@ -330,7 +330,7 @@ mod tests {
     #[test]
     fn the_seed_status_is_built_from_item_and_ovf() {
         let info = photon();
-        let status = desired_status(&facts(), Descriptor::Parsed(&info), None);
+        let status = image_status(&facts(), Descriptor::Parsed(&info), None);
         assert_eq!(status.name.as_deref(), Some("Photon OS 5.0"));
         assert_eq!(status.type_, Some(ImageType::Ovf));
         assert_eq!(status.firmware, Some(Firmware::Efi));
@@ -354,7 +354,7 @@ mod tests {
         assert_eq!(status.provider_content_version.as_deref(), Some("1"));
         assert!(status.is_ready());
 
-        let labels = desired_labels(&status);
+        let labels = image_labels(&status);
         assert_eq!(labels[LABEL_OS_TYPE], "Linux");
         assert_eq!(labels[LABEL_OS_VERSION], "5.0");
         assert_eq!(
@@ -371,8 +371,8 @@ mod tests {
     #[test]
     fn an_unchanged_item_gives_an_equal_status() {
         let info = photon();
-        let first = desired_status(&facts(), Descriptor::Parsed(&info), None);
-        let again = desired_status(&facts(), Descriptor::Unchanged, Some(&first));
+        let first = image_status(&facts(), Descriptor::Parsed(&info), None);
+        let again = image_status(&facts(), Descriptor::Unchanged, Some(&first));
         assert_eq!(first, again);
         assert!(same_status(&first, &again));
     }
@@ -380,10 +380,10 @@ mod tests {
     #[test]
     fn a_failed_descriptor_is_not_ready_and_keeps_earlier_fields() {
         let info = photon();
-        let first = desired_status(&facts(), Descriptor::Parsed(&info), None);
+        let first = image_status(&facts(), Descriptor::Parsed(&info), None);
         let mut f = facts();
         f.content_version = Some("2".into());
-        let failed = desired_status(
+        let failed = image_status(
             &f,
             Descriptor::Failed {
                 reason: "OvfNotXml",
@@ -404,7 +404,7 @@ mod tests {
         let mut f = facts();
         f.ready = false;
         f.item_message = Some("files not cached".into());
-        let s = desired_status(&f, Descriptor::NotNeeded, None);
+        let s = image_status(&f, Descriptor::NotNeeded, None);
         assert_eq!(
             s.ready_condition().unwrap().reason,
             REASON_PROVIDER_NOT_READY
@@ -419,7 +419,7 @@ mod tests {
         let mut f = facts();
         f.security_compliance = Some(false);
         assert!(!f.needs_descriptor());
-        let s = desired_status(&f, Descriptor::NotNeeded, None);
+        let s = image_status(&f, Descriptor::NotNeeded, None);
         assert_eq!(
             s.ready_condition().unwrap().reason,
             REASON_PROVIDER_SECURITY_NOT_COMPLIANT
@@ -431,7 +431,7 @@ mod tests {
         let mut f = facts();
         f.item_type = Some(ContentLibraryItemType::Iso);
         assert!(!f.needs_descriptor());
-        let s = desired_status(&f, Descriptor::NotNeeded, None);
+        let s = image_status(&f, Descriptor::NotNeeded, None);
         assert!(s.is_ready());
         assert_eq!(s.type_, Some(ImageType::Iso));
     }
@@ -446,9 +446,9 @@ mod tests {
 
     #[test]
     fn capabilities_that_cannot_be_labels_are_left_out_of_labels_only() {
-        let mut status = desired_status(&facts(), Descriptor::Parsed(&photon()), None);
+        let mut status = image_status(&facts(), Descriptor::Parsed(&photon()), None);
         status.capabilities.push("not a label!".into());
-        let labels = desired_labels(&status);
+        let labels = image_labels(&status);
         assert!(!labels.keys().any(|k| k.contains("not a label")));
     }
 }

@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 mod http;
-mod verify;
 mod ova_stream;
-mod registry;
 pub mod published;
+mod registry;
+mod verify;
 pub mod vsphere;
 
 pub use http::TlsOptions;
@@ -64,6 +64,18 @@ pub struct ItemInfo {
     /// mismatch); `security_message` then says which.
     pub security_compliance: bool,
     pub security_message: Option<String>,
+}
+
+impl ItemInfo {
+    /// What [`LibrarySource::fetch_ovf`] reads of an item: its id and its files (the names
+    /// say which is the descriptor; none means the source lists them itself).
+    pub fn descriptor_request(id: &str, files: Vec<ItemFile>) -> Self {
+        ItemInfo {
+            id: id.to_string(),
+            files,
+            ..Default::default()
+        }
+    }
 }
 
 /// Why a source call failed. Each variant has a stable reason for conditions, events and metrics.
@@ -126,7 +138,7 @@ pub trait LibrarySource: Send + Sync {
     /// One item by its UUID.
     async fn item(&self, item_id: &str) -> Result<ItemInfo, SourceError>;
     /// The OVF descriptor (the `.ovf` file's bytes) of an `Ovf` item; for an item stored as an
-    /// OVA, the descriptor inside the archive.
+    /// OVA, the descriptor inside the archive. Reads only the item's id and files.
     async fn fetch_ovf(&self, item: &ItemInfo) -> Result<Vec<u8>, SourceError>;
 }
 

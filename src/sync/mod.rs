@@ -11,23 +11,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::{DeleteParams, ObjectMeta};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
 use kube::runtime::{WatchStreamExt, predicates, watcher};
-
-use crate::stores::{Synced, reflect, trigger_objects};
-use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use crate::api::{
     CONDITION_READY, Condition, ConditionStatus, ContentLibraryRef, ContentLibraryStatus,
     ContentLibraryType, format_time, now_rfc3339, set_condition,
 };
 use crate::context::Context;
-use crate::kinds::{LABEL_LIBRARY, LibraryKind};
+use crate::kinds::{ItemKind, Kind, LABEL_LIBRARY, LibraryKind};
+use crate::reconciler::{
+    self, Failures, ReconcileError, Reconciler, forget_deleted, object_key, write,
+};
 use crate::source::{ItemInfo, LibraryInfo, SourceError};
+use crate::stores::{Synced, reflect, trigger_objects};
 
 /// Field manager of everything the sync writes.
 pub const FIELD_MANAGER: &str = "vmi-operator-sync";
@@ -45,8 +46,8 @@ pub enum SyncError {
     Kube(#[from] kube::Error),
 }
 
-impl SyncError {
-    pub fn reason(&self) -> &'static str {
+impl ReconcileError for SyncError {
+    fn reason(&self) -> &'static str {
         match self {
             SyncError::Source(e) => e.reason(),
             SyncError::Timeout(_) => "SourceTimeout",
@@ -56,35 +57,24 @@ impl SyncError {
     }
 }
 
-/// State of one sync controller.
-pub struct SyncContext<L: LibraryKind> {
-    pub ctx: Arc<Context>,
-    /// Item resources of every library of this scope (shared with the image controller).
-    pub items: Store<L::Item>,
-    pub items_synced: Synced,
-    /// Consecutive failures per library, for backoff.
-    failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
-}
-
-fn controller_name<L: LibraryKind>() -> String {
-    format!("sync-{}", L::kind(&()).to_ascii_lowercase())
-}
-
 /// The sync controller of one scope, built but not running, so its library store can be shared.
 pub struct SyncController<L: LibraryKind> {
     controller: Controller<L>,
     libraries: Store<L>,
     libraries_synced: Synced,
+    failures: Arc<Failures>,
 }
 
 impl<L: LibraryKind> SyncController<L> {
     pub fn new(ctx: &Context) -> Self {
+        let failures = Arc::new(Failures::new(ctx.settings.sync_interval));
         let (libraries, libraries_synced, events) = reflect(
             L::api(ctx.client.clone(), ctx.settings.watch_namespace.as_deref()),
             watcher::Config::default(),
         );
         // Our own status writes must not trigger a new listing: react to spec changes only; the
         // periodic requeue does the rest.
+        let events = forget_deleted(events, failures.clone());
         let trigger = trigger_objects(events, libraries.clone(), false)
             .predicate_filter(predicates::generation, Default::default());
         let controller = Controller::for_stream(trigger, libraries.clone()).with_config(
@@ -94,6 +84,7 @@ impl<L: LibraryKind> SyncController<L> {
             controller,
             libraries,
             libraries_synced,
+            failures,
         }
     }
 
@@ -109,27 +100,77 @@ impl<L: LibraryKind> SyncController<L> {
         (items, items_synced): (Store<L::Item>, Synced),
         shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     ) {
-        let state = Arc::new(SyncContext::<L> {
+        let reconciler = Arc::new(SyncReconciler::<L> {
+            name: format!("sync-{}", L::kind(&()).to_ascii_lowercase()),
             ctx,
             items,
             items_synced,
-            failures: Default::default(),
+            failures: self.failures,
         });
-        self.controller
-            .graceful_shutdown_on(shutdown)
-            .run(reconcile::<L>, error_policy::<L>, state)
-            .for_each(|result| async move {
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "sync reconcile ended with an error");
-                }
-            })
-            .await;
+        reconciler::run(self.controller, reconciler, shutdown).await;
     }
 }
 
-/// `namespace/name` of a library, for logs, backoff and metric labels.
-fn library_key<L: LibraryKind>(lib: &L) -> String {
-    format!("{}/{}", lib.namespace().unwrap_or_default(), lib.name_any())
+/// The sync of one scope: lists a library's source and applies the changes to its items.
+struct SyncReconciler<L: LibraryKind> {
+    name: String,
+    ctx: Arc<Context>,
+    /// Item resources of every library of this scope (shared with the image controller).
+    items: Store<L::Item>,
+    items_synced: Synced,
+    failures: Arc<Failures>,
+}
+
+impl<L: LibraryKind> Reconciler for SyncReconciler<L> {
+    type Object = L;
+    type Error = SyncError;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn failures(&self) -> &Failures {
+        &self.failures
+    }
+
+    async fn reconcile(&self, lib: &L) -> Result<Action, SyncError> {
+        let started = std::time::Instant::now();
+        let result = self.sync_once(lib).await;
+        self.ctx
+            .metrics
+            .library_sync_duration
+            .get_or_create(&crate::metrics::LibraryLabels {
+                library: object_key(lib),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        let count = result?;
+        tracing::debug!(
+            items = count,
+            seconds = started.elapsed().as_secs_f64(),
+            "library synced"
+        );
+        Ok(Action::requeue(self.ctx.settings.sync_interval))
+    }
+
+    /// Says why on the library; existing items are left as they are.
+    async fn report(&self, lib: &L, error: &SyncError) {
+        if let Err(e) = self.write_failure(lib, error).await {
+            tracing::warn!(error = %e, "cannot write the library's failure condition");
+        }
+        self.ctx
+            .event(
+                lib,
+                EventType::Warning,
+                error.reason(),
+                "Sync",
+                error.to_string(),
+            )
+            .await;
+    }
 }
 
 fn library_ref<L: LibraryKind>(lib: &L) -> ContentLibraryRef {
@@ -139,158 +180,93 @@ fn library_ref<L: LibraryKind>(lib: &L) -> ContentLibraryRef {
     }
 }
 
-async fn reconcile<L: LibraryKind>(
-    lib: Arc<L>,
-    state: Arc<SyncContext<L>>,
-) -> Result<Action, SyncError> {
-    let ctx = &state.ctx;
-    let controller = controller_name::<L>();
-    let timer = ctx.metrics.reconcile_started(&controller);
-    let key = library_key(lib.as_ref());
-    let result = sync_once(lib.as_ref(), state.as_ref()).await;
-    let elapsed = timer.elapsed();
-    drop(timer);
-    ctx.metrics
-        .library_sync_duration
-        .get_or_create(&crate::metrics::LibraryLabels {
-            library: key.clone(),
+impl<L: LibraryKind> SyncReconciler<L> {
+    /// Lists the source and brings the item resources in line. Returns the number of items.
+    async fn sync_once(&self, lib: &L) -> Result<usize, SyncError> {
+        let settings = &self.ctx.settings;
+        tracing::debug!("listing library");
+        let source = self.ctx.sources.source_for(lib.uuid(), lib.source())?;
+        let listing = tokio::time::timeout(settings.list_timeout, async {
+            let info = source.library().await?;
+            let items = source.list_items().await?;
+            Ok::<_, SourceError>((info, items))
         })
-        .observe(elapsed.as_secs_f64());
-    match result {
-        Ok(count) => {
-            state.failures.lock().expect("poisoned").remove(&key);
-            tracing::debug!(library = %key, items = count, seconds = elapsed.as_secs_f64(), "library synced");
-            Ok(Action::requeue(ctx.settings.sync_interval))
-        }
-        Err(e) => {
-            ctx.metrics.reconcile_failed(&controller, e.reason());
-            tracing::warn!(library = %key, reason = e.reason(), error = %e, "library sync failed");
-            // Say why on the library; existing items are left as they are.
-            let _ = write_failure(lib.as_ref(), ctx, &e).await;
-            ctx.event(
-                lib.as_ref(),
-                EventType::Warning,
-                e.reason(),
-                "Sync",
-                e.to_string(),
-            )
-            .await;
-            Err(e)
-        }
-    }
-}
-
-fn error_policy<L: LibraryKind>(
-    lib: Arc<L>,
-    _error: &SyncError,
-    state: Arc<SyncContext<L>>,
-) -> Action {
-    let key = library_key(lib.as_ref());
-    let mut failures = state.failures.lock().expect("poisoned");
-    let n = failures.entry(key).or_default();
-    *n = n.saturating_add(1);
-    Action::requeue(backoff(*n, state.ctx.settings.sync_interval))
-}
-
-/// Exponential backoff from 2 s, never longer than the sync interval.
-pub fn backoff(failures: u32, cap: Duration) -> Duration {
-    let secs = 2u64.saturating_pow(failures.min(16));
-    Duration::from_secs(secs).min(cap.max(Duration::from_secs(2)))
-}
-
-/// Lists the source and brings the item resources in line. Returns the number of items.
-async fn sync_once<L: LibraryKind>(lib: &L, state: &SyncContext<L>) -> Result<usize, SyncError> {
-    let ctx = &state.ctx;
-    tracing::debug!(library = %lib.name_any(), "listing library");
-    let source = ctx.sources.source_for(lib.uuid(), lib.source())?;
-    let listing = tokio::time::timeout(ctx.settings.list_timeout, async {
-        let info = source.library().await?;
-        let items = source.list_items().await?;
-        Ok::<_, SourceError>((info, items))
-    })
-    .await
-    .map_err(|_| SyncError::Timeout(ctx.settings.list_timeout))??;
-    let (info, items) = listing;
-    // A source that serves another library must not replace this one's items.
-    if !info.id.is_empty() && !info.id.eq_ignore_ascii_case(lib.uuid()) {
-        return Err(SyncError::LibraryMismatch {
-            expected: lib.uuid().to_string(),
-            found: info.id,
-        });
-    }
-    tracing::debug!(library = %lib.name_any(), items = items.len(), "library listed");
-    // The store must hold every existing item before we decide what is gone.
-    state.items_synced.wait().await;
-    let skipped = apply_listing(lib, state, &items).await?;
-    write_success(lib, ctx, &info, &items, &skipped).await?;
-    ctx.metrics
-        .library_items
-        .get_or_create(&crate::metrics::LibraryLabels {
-            library: library_key(lib),
-        })
-        .set(items.len() as i64);
-    Ok(items.len())
-}
-
-async fn apply_listing<L: LibraryKind>(
-    lib: &L,
-    state: &SyncContext<L>,
-    items: &[ItemInfo],
-) -> Result<Vec<(String, String)>, SyncError> {
-    let ctx = &state.ctx;
-    let name = lib.name_any();
-    let namespace = lib.namespace();
-    let existing: Vec<Arc<L::Item>> = state
-        .items
-        .state()
-        .into_iter()
-        .filter(|i| i.namespace() == namespace && i.labels().get(LABEL_LIBRARY) == Some(&name))
-        .collect();
-    let owner = lib.controller_owner_ref(&());
-    let owner_uid = owner.as_ref().map(|o| o.uid.clone());
-    let plan = plan::plan(
-        items,
-        &existing,
-        &library_ref(lib),
-        owner_uid.as_deref(),
-        &now_rfc3339(),
-    );
-    for (item, why) in &plan.skipped {
-        tracing::debug!(library = %name, item = %item, why = %why, "item skipped");
-    }
-    let api = <L::Item as crate::kinds::Kind>::api(ctx.client.clone(), namespace.as_deref());
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let labels = plan::item_labels(&name);
-    let writes = plan.apply.iter().map(|desired| {
-        let api = api.clone();
-        let params = params.clone();
-        let labels = labels.clone();
-        let owner = owner.clone();
-        async move {
-            let mut count = 0;
-            if desired.write_object {
-                let object = json!({
-                    "apiVersion": L::Item::api_version(&()),
-                    "kind": L::Item::kind(&()),
-                    "metadata": { "name": desired.name, "labels": labels, "ownerReferences": owner.into_iter().collect::<Vec<_>>() },
-                    "spec": { "uuid": desired.uuid },
-                });
-                api.patch(&desired.name, &params, &Patch::Apply(&object)).await?;
-                count += 1;
-            }
-            let status = json!({
-                "apiVersion": L::Item::api_version(&()),
-                "kind": L::Item::kind(&()),
-                "status": desired.status,
+        .await
+        .map_err(|_| SyncError::Timeout(settings.list_timeout))??;
+        let (info, items) = listing;
+        // A source that serves another library must not replace this one's items.
+        if !info.id.is_empty() && !info.id.eq_ignore_ascii_case(lib.uuid()) {
+            return Err(SyncError::LibraryMismatch {
+                expected: lib.uuid().to_string(),
+                found: info.id,
             });
-            api.patch_status(&desired.name, &params, &Patch::Apply(&status)).await?;
-            Ok::<u64, kube::Error>(count + 1)
         }
-    }).collect::<Vec<_>>();
-    let deletes = plan
-        .delete
-        .iter()
-        .map(|gone| {
+        tracing::debug!(items = items.len(), "library listed");
+        // The store must hold every existing item before we decide what is gone.
+        self.items_synced.wait().await;
+        let skipped = self.apply_listing(lib, &items).await?;
+        self.write_status(lib, success_status(lib, &info, &items, &skipped))
+            .await?;
+        self.ctx
+            .metrics
+            .library_items
+            .get_or_create(&crate::metrics::LibraryLabels {
+                library: object_key(lib),
+            })
+            .set(items.len() as i64);
+        Ok(items.len())
+    }
+
+    async fn apply_listing(
+        &self,
+        lib: &L,
+        items: &[ItemInfo],
+    ) -> Result<Vec<(String, String)>, SyncError> {
+        let ctx = &self.ctx;
+        let name = lib.name_any();
+        let namespace = lib.namespace();
+        let existing: Vec<Arc<L::Item>> = self
+            .items
+            .state()
+            .into_iter()
+            .filter(|i| i.namespace() == namespace && i.labels().get(LABEL_LIBRARY) == Some(&name))
+            .collect();
+        let owner = lib.controller_owner_ref(&());
+        let owner_uid = owner.as_ref().map(|o| o.uid.clone());
+        let plan = plan::plan(
+            items,
+            &existing,
+            &library_ref(lib),
+            owner_uid.as_deref(),
+            &now_rfc3339(),
+        );
+        for (item, why) in &plan.skipped {
+            tracing::debug!(item = %item, why = %why, "item skipped");
+        }
+        let api = L::Item::api(ctx.client.clone(), namespace.as_deref());
+        let labels = plan::item_labels(&name);
+        let writes = plan.apply.iter().map(|desired| {
+            let api = api.clone();
+            let meta = ObjectMeta {
+                name: Some(desired.name.clone()),
+                labels: Some(labels.clone()),
+                owner_references: owner.clone().map(|o| vec![o]),
+                ..Default::default()
+            };
+            async move {
+                let mut count = 0;
+                if desired.write_object {
+                    let object = L::Item::new_item(meta, &desired.uuid, None);
+                    write::apply(&api, &desired.name, FIELD_MANAGER, &object).await?;
+                    count += 1;
+                }
+                write::apply_status(&api, &desired.name, FIELD_MANAGER, &desired.status).await?;
+                Ok::<u64, kube::Error>(count + 1)
+            }
+        });
+        // Collected first: a lazy iterator of these futures is not Send for every lifetime.
+        let writes: Vec<_> = writes.collect();
+        let deletes = plan.delete.iter().map(|gone| {
             let api = api.clone();
             async move {
                 match api.delete(gone, &DeleteParams::background()).await {
@@ -299,25 +275,42 @@ async fn apply_listing<L: LibraryKind>(
                     Err(e) => Err(e),
                 }
             }
-        })
-        .collect::<Vec<_>>();
-    let written: Vec<u64> = futures::stream::iter(writes)
-        .buffer_unordered(ctx.settings.write_concurrency)
-        .try_collect()
-        .await?;
-    let deleted: Vec<u64> = futures::stream::iter(deletes)
-        .buffer_unordered(ctx.settings.write_concurrency)
-        .try_collect()
-        .await?;
-    ctx.metrics.wrote(
-        &controller_name::<L>(),
-        written.iter().sum::<u64>() + deleted.iter().sum::<u64>(),
-    );
-    if !plan.apply.is_empty() || !plan.delete.is_empty() {
-        tracing::info!(library = %name, applied = plan.apply.len(), deleted = plan.delete.len(),
-            unchanged = plan.unchanged, skipped = plan.skipped.len(), "library items updated");
+        });
+        let deletes: Vec<_> = deletes.collect();
+        let written: Vec<u64> = futures::stream::iter(writes)
+            .buffer_unordered(ctx.settings.write_concurrency)
+            .try_collect()
+            .await?;
+        let deleted: Vec<u64> = futures::stream::iter(deletes)
+            .buffer_unordered(ctx.settings.write_concurrency)
+            .try_collect()
+            .await?;
+        ctx.metrics.wrote(
+            &self.name,
+            written.iter().sum::<u64>() + deleted.iter().sum::<u64>(),
+        );
+        if !plan.apply.is_empty() || !plan.delete.is_empty() {
+            tracing::info!(
+                applied = plan.apply.len(),
+                deleted = plan.delete.len(),
+                unchanged = plan.unchanged,
+                skipped = plan.skipped.len(),
+                "library items updated"
+            );
+        }
+        Ok(plan.skipped)
     }
-    Ok(plan.skipped)
+
+    async fn write_status(&self, lib: &L, status: ContentLibraryStatus) -> Result<(), kube::Error> {
+        let api = L::api(self.ctx.client.clone(), lib.namespace().as_deref());
+        write::apply_status(&api, &lib.name_any(), FIELD_MANAGER, &status).await?;
+        self.ctx.metrics.wrote(&self.name, 1);
+        Ok(())
+    }
+
+    async fn write_failure(&self, lib: &L, error: &SyncError) -> Result<(), kube::Error> {
+        self.write_status(lib, failure_status(lib, error)).await
+    }
 }
 
 fn library_type(info: &LibraryInfo) -> Option<ContentLibraryType> {
@@ -328,40 +321,26 @@ fn library_type(info: &LibraryInfo) -> Option<ContentLibraryType> {
     }
 }
 
-async fn write_status<L: LibraryKind>(
+/// The status of a library whose listing was applied.
+fn success_status<L: LibraryKind>(
     lib: &L,
-    ctx: &Context,
-    status: ContentLibraryStatus,
-) -> Result<(), kube::Error> {
-    let api = L::api(ctx.client.clone(), lib.namespace().as_deref());
-    let patch =
-        json!({ "apiVersion": L::api_version(&()), "kind": L::kind(&()), "status": status });
-    api.patch_status(
-        &lib.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    ctx.metrics.wrote(&controller_name::<L>(), 1);
-    Ok(())
-}
-
-async fn write_success<L: LibraryKind>(
-    lib: &L,
-    ctx: &Context,
     info: &LibraryInfo,
     items: &[ItemInfo],
     skipped: &[(String, String)],
-) -> Result<(), kube::Error> {
+) -> ContentLibraryStatus {
     let previous = lib.library_status().cloned().unwrap_or_default();
-    let mut conditions = previous.conditions.clone();
-    let message = skipped_message(skipped);
+    let mut conditions = previous.conditions;
     set_condition(
         &mut conditions,
-        Condition::new(CONDITION_READY, ConditionStatus::True, "Synced", message)
-            .with_generation(lib.meta().generation),
+        Condition::new(
+            CONDITION_READY,
+            ConditionStatus::True,
+            "Synced",
+            skipped_message(skipped),
+        )
+        .with_generation(lib.meta().generation),
     );
-    let status = ContentLibraryStatus {
+    ContentLibraryStatus {
         name: Some(info.name.clone()).filter(|s| !s.is_empty()),
         description: Some(info.description.clone()).filter(|s| !s.is_empty()),
         type_: library_type(info),
@@ -372,16 +351,12 @@ async fn write_success<L: LibraryKind>(
         item_count: Some(items.len() as i64),
         observed_generation: lib.meta().generation,
         conditions,
-    };
-    write_status(lib, ctx, status).await
+    }
 }
 
-async fn write_failure<L: LibraryKind>(
-    lib: &L,
-    ctx: &Context,
-    error: &SyncError,
-) -> Result<(), kube::Error> {
-    // Keep what the last good sync said (item count, times); only the condition changes.
+/// The status of a library whose sync failed: what the last good sync said (item count,
+/// times) stays; only the condition changes.
+fn failure_status<L: LibraryKind>(lib: &L, error: &SyncError) -> ContentLibraryStatus {
     let mut status = lib.library_status().cloned().unwrap_or_default();
     set_condition(
         &mut status.conditions,
@@ -394,7 +369,7 @@ async fn write_failure<L: LibraryKind>(
         .with_generation(lib.meta().generation),
     );
     status.observed_generation = lib.meta().generation;
-    write_status(lib, ctx, status).await
+    status
 }
 
 /// Says which listed items got no resource and why (the first few; the count of all).
@@ -437,13 +412,5 @@ mod tests {
             .map(|i| (format!("i{i}"), "bad".to_string()))
             .collect();
         assert!(skipped_message(&many).ends_with("and 2 more"));
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let cap = Duration::from_secs(300);
-        assert_eq!(backoff(1, cap), Duration::from_secs(2));
-        assert_eq!(backoff(3, cap), Duration::from_secs(8));
-        assert_eq!(backoff(30, cap), cap);
     }
 }

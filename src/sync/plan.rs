@@ -45,7 +45,7 @@ pub fn item_type(source_type: &str) -> Option<ContentLibraryItemType> {
 
 /// The status an item resource should have for a listed item. Times of the previous status are
 /// kept where nothing changed, so an unchanged item compares equal and causes no write.
-pub fn desired_status(
+pub fn item_status(
     info: &ItemInfo,
     type_: ContentLibraryItemType,
     library: &ContentLibraryRef,
@@ -192,7 +192,7 @@ pub fn plan<I: ItemKind>(
             continue;
         }
         let current = by_name.get(&name).copied();
-        let status = desired_status(
+        let status = item_status(
             info,
             type_,
             library,
