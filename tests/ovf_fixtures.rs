@@ -10,7 +10,8 @@ use serde_json::Value;
 use sha1::{Digest, Sha1};
 use vmi_operator::ovf::ova::read_ova;
 use vmi_operator::ovf::{
-    DiskInfo, KeyValue, OvfError, OvfInfo, OvfProperty, ProductInfo, parse_descriptor,
+    KeyValue, OvfDisk as DiskInfo, OvfError, OvfInfo, OvfProduct as ProductInfo,
+    OvfUserProperty as OvfProperty, parse_descriptor,
 };
 
 const GIB: u64 = 1 << 30;
