@@ -269,7 +269,9 @@ pub(crate) fn release_number(text: &str) -> Option<String> {
 fn os_names(guest_id: &str) -> Vec<&'static str> {
     let g = guest_id.trim().to_ascii_lowercase();
     let g = g.strip_prefix("vmware").unwrap_or(&g);
-    let name_len = g.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(g.len());
+    let name_len = g
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(g.len());
     let name = &g[..name_len];
     if name.starts_with("win") {
         return vec!["windows"];
@@ -356,7 +358,10 @@ mod tests {
     #[test]
     fn release_numbers() {
         let r = |t| release_number(t);
-        assert_eq!(r("Ubuntu 24.10 Server (20241109)").as_deref(), Some("24.10"));
+        assert_eq!(
+            r("Ubuntu 24.10 Server (20241109)").as_deref(),
+            Some("24.10")
+        );
         assert_eq!(r("Ubuntu 22.04 LTS").as_deref(), Some("22.04"));
         assert_eq!(r("Ubuntu Server (20241109)"), None);
         assert_eq!(r("Photon OS"), None);
@@ -366,15 +371,24 @@ mod tests {
     #[test]
     fn products_that_are_the_os() {
         assert!(product_is_os("vmwarePhoton64Guest", "Photon OS"));
-        assert!(product_is_os("ubuntu64Guest", "Ubuntu 24.10 Server (20241109)"));
+        assert!(product_is_os(
+            "ubuntu64Guest",
+            "Ubuntu 24.10 Server (20241109)"
+        ));
         assert!(product_is_os("rhel9_64Guest", "Red Hat Enterprise Linux 9"));
-        assert!(product_is_os("windows2019srv_64Guest", "Windows Server 2019"));
+        assert!(product_is_os(
+            "windows2019srv_64Guest",
+            "Windows Server 2019"
+        ));
         // Software on the OS, not the OS.
         assert!(!product_is_os(
             "vmwarePhoton64Guest",
             "VMware vCenter Server Appliance"
         ));
-        assert!(!product_is_os("winNetEnterpriseGuest", "Microsoft SQL Server 2005"));
+        assert!(!product_is_os(
+            "winNetEnterpriseGuest",
+            "Microsoft SQL Server 2005"
+        ));
         assert!(!product_is_os("ubuntu64Guest", "Bitnami Tomcat Stack"));
         // Generic guests name no OS; a word must start with the name.
         assert!(!product_is_os("otherLinux64Guest", "Other Linux 5.x"));
@@ -384,15 +398,9 @@ mod tests {
 
     #[test]
     fn versions_in_descriptions() {
-        assert_eq!(
-            release_number("Ubuntu 22.04 LTS").as_deref(),
-            Some("22.04")
-        );
+        assert_eq!(release_number("Ubuntu 22.04 LTS").as_deref(), Some("22.04"));
         assert_eq!(release_number("Ubuntu Linux (64-bit)"), None);
-        assert_eq!(
-            release_number("Other 3.x or later Linux (64-bit)"),
-            None
-        );
+        assert_eq!(release_number("Other 3.x or later Linux (64-bit)"), None);
         assert_eq!(
             release_number("Debian GNU/Linux 12 (bookworm)").as_deref(),
             Some("12")
@@ -402,10 +410,7 @@ mod tests {
             Some("2019")
         );
         assert_eq!(release_number("CentOS 4/5/6/7 (64-bit)"), None);
-        assert_eq!(
-            release_number("Photon OS 5.0.1.").as_deref(),
-            Some("5.0.1")
-        );
+        assert_eq!(release_number("Photon OS 5.0.1.").as_deref(), Some("5.0.1"));
         assert_eq!(release_number(""), None);
     }
 }

@@ -5,9 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::envelope::{Disk, Envelope, HardwareSection, Item, ProductSection, Property};
 use super::units::{self, Overflow};
-use super::{
-    KeyValue, OvfDisk, OvfError, OvfInfo, OvfProduct, OvfUserProperty, guest, vapp,
-};
+use super::{KeyValue, OvfDisk, OvfError, OvfInfo, OvfProduct, OvfUserProperty, guest, vapp};
 
 /// ProductSection property VM Operator's API names as the source of `status.capabilities`
 /// ("a comma-separated list of values"; vm-operator's code does not fill the field yet). The
@@ -578,7 +576,8 @@ mod tests {
         assert_eq!(size(DISK), Some(858_521_600));
         let zero = r#"<Disk ovf:capacity="10737418240" ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:populatedSize="0"/>"#;
         assert_eq!(size(zero), Some(595_726_336));
-        let absent = r#"<Disk ovf:capacity="10737418240" ovf:diskId="vmdisk1" ovf:fileRef="file1"/>"#;
+        let absent =
+            r#"<Disk ovf:capacity="10737418240" ovf:diskId="vmdisk1" ovf:fileRef="file1"/>"#;
         assert_eq!(size(absent), Some(595_726_336));
         let no_file =
             r#"<Disk ovf:capacity="10737418240" ovf:diskId="vmdisk1" ovf:populatedSize="0"/>"#;
