@@ -64,7 +64,7 @@ up() {
   say "Publishing two content libraries of real OVF templates"
   rm -rf "$DEMO/library" "$DEMO/shared-library"
   library "$DEMO/library" \
-    "$ROOT/tests/data/photon-5.0.ovf" "Photon OS 5.0.ovf" \
+    "$SHARED_FIXTURES/govmomi/ovf/fixtures/photon5.ovf" "Photon OS 5.0.ovf" \
     "$SHARED_FIXTURES/govmomi/ovf/fixtures/ubuntu24.10.ovf" "Ubuntu 24.10.ovf" \
     "$SHARED_FIXTURES/extra/ttylinux-pc_i486-16.1.ova" "ttylinux 16.1.ova"
   library "$DEMO/shared-library" \
@@ -165,7 +165,7 @@ YAML
 
 The demo is running. Try:
   set -a; . $VMI_CLUSTER_DIR/env; set +a
-  kubectl get vmi -n demo -l capability.image.vmoperator.vmware.com/cloud-init
+  kubectl get vmi -n demo -l os.image.vmoperator.vmware.com/version=24.10
   kubectl get vmi,cvmi -A -o custom-columns=NAME:.metadata.name,DISPLAY:.status.name
   kubectl describe vmi -n demo \$(kubectl get vmi -n demo -o name | head -1 | cut -d/ -f2)
   kubectl get cl,ccl,clitem,cclitem -A

@@ -1,7 +1,8 @@
 //! Hand-written descriptors for the rules and the bad inputs the corpus does not cover.
 
 use vmi_operator::ovf::{
-    DiskInfo, KeyValue, OvfError, OvfProperty, bytes_to_quantity, parse_descriptor,
+    KeyValue, OvfDisk as DiskInfo, OvfError, OvfUserProperty as OvfProperty, bytes_to_quantity,
+    parse_descriptor,
 };
 
 const NS: &str = r#"xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:vmw="http://www.vmware.com/schema/ovf" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData""#;

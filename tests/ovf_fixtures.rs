@@ -10,7 +10,8 @@ use serde_json::Value;
 use sha1::{Digest, Sha1};
 use vmi_operator::ovf::ova::read_ova;
 use vmi_operator::ovf::{
-    DiskInfo, KeyValue, OvfError, OvfInfo, OvfProperty, ProductInfo, parse_descriptor,
+    KeyValue, OvfDisk as DiskInfo, OvfError, OvfInfo, OvfProduct as ProductInfo,
+    OvfUserProperty as OvfProperty, parse_descriptor,
 };
 
 const GIB: u64 = 1 << 30;
@@ -75,7 +76,8 @@ fn photon5() {
             os_id: "vmwarePhoton64Guest".into(),
             os_cim_id: Some(36),
             os_type: "Linux".into(),
-            os_version: String::new(),
+            // No ovf:version: the product is the OS, so its version (issue 14).
+            os_version: "5.0".into(),
             product: product("Photon OS", "VMware Inc.", "5.0", "5.0"),
             firmware: "EFI".into(),
             hardware_version: Some(15),
@@ -96,12 +98,13 @@ fn ubuntu_24_10_cloud_image() {
             os_id: "ubuntu64Guest".into(),
             os_cim_id: Some(94),
             os_type: "Linux".into(),
-            // "Ubuntu Linux (64-bit)" names no version.
-            os_version: String::new(),
-            product: product("Ubuntu 24.10 Server (20241109)", "", "", ""),
+            // "Ubuntu Linux (64-bit)" names no version, the product name does (issue 14).
+            os_version: "24.10".into(),
+            product: product("Ubuntu 24.10 Server (20241109)", "", "24.10", ""),
             firmware: "BIOS".into(),
             hardware_version: Some(10),
-            disks: vec![disk(10 * GIB, Some(0))],
+            // populatedSize="0" is a placeholder: the vmdk's ovf:size is the estimate.
+            disks: vec![disk(10 * GIB, Some(595_726_336))],
             ovf_properties: vec![
                 prop("instance-id", "string", Some("id-ovf")),
                 prop("hostname", "string", Some("ubuntuguest")),
@@ -492,12 +495,13 @@ fn vcf_license_server_ova() {
         (info.firmware.as_str(), info.hardware_version),
         ("EFI", Some(13))
     );
-    // The third disk is empty (no file): no populated size.
+    // The second's populatedSize is 0: its file's size is the estimate. The third disk is
+    // empty (no file): no populated size.
     assert_eq!(
         info.disks,
         vec![
             disk(4 * GIB, Some(704_643_072)),
-            disk(4 * GIB, Some(0)),
+            disk(4 * GIB, Some(68_096)),
             disk(4 * GIB, None)
         ]
     );
@@ -581,9 +585,22 @@ fn ovas_agree_with_govmomi_envelope_yaml() {
                     "byte * 2^30" => 1 << 30,
                     other => panic!("unexpected units {other}"),
                 };
+                // A populatedSize of 0 or none is estimated from the file's size (issue 14).
+                let file_size = || {
+                    env["references"].as_array().and_then(|files| {
+                        files
+                            .iter()
+                            .find(|f| f["id"] == d["fileRef"])
+                            .and_then(|f| f["size"].as_u64())
+                    })
+                };
                 (
                     s(&d["capacity"]).parse::<u64>().unwrap() * unit,
-                    d["populatedSize"].as_u64(),
+                    d["populatedSize"]
+                        .as_u64()
+                        .filter(|p| *p > 0)
+                        .or_else(file_size)
+                        .filter(|p| *p > 0),
                 )
             })
             .collect();

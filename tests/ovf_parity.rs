@@ -13,7 +13,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use vmi_operator::ovf::envelope::{Envelope, parse_envelope};
-use vmi_operator::ovf::{OvfInfo, ProductInfo, parse_descriptor};
+use vmi_operator::ovf::{OvfInfo, OvfProduct as ProductInfo, parse_descriptor};
 
 const KNOWN: &str = "hack/govmomi-parity/known-differences.txt";
 

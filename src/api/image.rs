@@ -243,7 +243,8 @@ pub struct OsInfo {
     /// OS type, e.g. Linux or Windows.
     #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
     pub type_: String,
-    /// OS version, e.g. 5.0.
+    /// OS version, e.g. 5.0: the OVF's OperatingSystemSection version, else the version its
+    /// product (when the product is the OS) or the section's description implies.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version: String,
 }
@@ -258,7 +259,8 @@ pub struct ProductInfo {
     /// Organization that produced the image.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub vendor: String,
-    /// Short-form version.
+    /// Short-form version; when the OVF gives none, the release in the product name (`Ubuntu
+    /// 24.10 Server` gives 24.10).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version: String,
     /// Long-form version.
@@ -273,7 +275,9 @@ pub struct DiskInfo {
     /// Virtual disk capacity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Quantity>,
-    /// Estimated populated size of the disk.
+    /// Populated size of the disk, an estimate: the OVF disk's `populatedSize`, or when that is
+    /// 0 or absent the size of the disk's file in the image (a compressed stream-optimized
+    /// VMDK, so smaller than the disk's content once deployed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<Quantity>,
 }
@@ -282,7 +286,8 @@ pub struct DiskInfo {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct OvfProperty {
-    /// Property key (`class.key.instance` when the property has a class or instance).
+    /// Property key: the OVF property's `ovf:key` (the vApp property id), without the
+    /// ProductSection's `ovf:class` or `ovf:instance`.
     pub key: String,
     /// Property type with its qualifiers, e.g. `string` or `string(..65)`.
     #[serde(rename = "type")]

@@ -292,7 +292,7 @@ mod tests {
             os_id: "photon64Guest".into(),
             os_type: "Linux".into(),
             os_version: "5.0".into(),
-            product: ovf::ProductInfo {
+            product: ovf::OvfProduct {
                 product: "Photon OS".into(),
                 vendor: "VMware".into(),
                 version: "5.0".into(),
@@ -300,11 +300,11 @@ mod tests {
             },
             firmware: "EFI".into(),
             hardware_version: Some(19),
-            disks: vec![ovf::DiskInfo {
+            disks: vec![ovf::OvfDisk {
                 capacity_bytes: 20 << 30,
                 populated_bytes: Some(2 << 30),
             }],
-            ovf_properties: vec![ovf::OvfProperty {
+            ovf_properties: vec![ovf::OvfUserProperty {
                 key: "hostname".into(),
                 r#type: "string".into(),
                 default: Some("photon-vm".into()),

@@ -244,18 +244,83 @@ fn family_of_cim(cim: u32) -> Option<&'static str> {
     })
 }
 
-/// The version a description names: the first word made of dot-separated numbers that is not
-/// a bitness (`Ubuntu 22.04 LTS` gives `22.04`, `Ubuntu Linux (64-bit)` nothing).
-pub(crate) fn version_in_description(description: &str) -> Option<String> {
-    description
-        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';' | '[' | ']'))
+/// The release a description or product name names: the first word made of dot-separated
+/// numbers that is neither a bitness nor a build date (`Ubuntu 22.04 LTS` gives `22.04`,
+/// `Ubuntu 24.10 Server (20241109)` gives `24.10`, `Ubuntu Linux (64-bit)` nothing).
+pub(crate) fn release_number(text: &str) -> Option<String> {
+    text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';' | '[' | ']'))
         .map(|w| w.trim_end_matches('.'))
         .filter(|w| !w.is_empty())
         .find(|w| {
-            w.split('.')
-                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+            let parts: Vec<&str> = w.split('.').collect();
+            let numeric = parts
+                .iter()
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+            // A lone number of more than four digits is a serial or date stamp (`20241109`),
+            // not a release; four digits still are (`Windows Server 2019`).
+            numeric && (parts.len() > 1 || w.len() <= 4)
         })
         .map(str::to_string)
+}
+
+/// Product names that name the operating system of a guest id, lowercase: `photon` for
+/// `vmwarePhoton64Guest`, `ubuntu` for `ubuntu64Guest`, `windows` for every `win…` id. Empty
+/// for generic guests (`otherLinux64Guest`), which name no operating system a product could be.
+fn os_names(guest_id: &str) -> Vec<&'static str> {
+    let g = guest_id.trim().to_ascii_lowercase();
+    let g = g.strip_prefix("vmware").unwrap_or(&g);
+    let name_len = g
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(g.len());
+    let name = &g[..name_len];
+    if name.starts_with("win") {
+        return vec!["windows"];
+    }
+    let aliases: &[(&str, &[&'static str])] = &[
+        ("rhel", &["rhel", "red hat enterprise linux"]),
+        ("redhat", &["red hat"]),
+        ("sles", &["sles", "suse linux enterprise"]),
+        ("opensuse", &["opensuse"]),
+        ("oraclelinux", &["oracle linux"]),
+        ("rockylinux", &["rocky linux"]),
+        ("almalinux", &["almalinux", "alma linux"]),
+        ("amazonlinux", &["amazon linux"]),
+        ("darwin", &["macos", "mac os"]),
+        ("vmkernel", &["esxi"]),
+        ("photon", &["photon"]),
+        ("ubuntu", &["ubuntu"]),
+        ("debian", &["debian"]),
+        ("centos", &["centos"]),
+        ("fedora", &["fedora"]),
+        ("coreos", &["coreos", "flatcar"]),
+        ("freebsd", &["freebsd"]),
+        ("solaris", &["solaris"]),
+        ("asianux", &["asianux"]),
+    ];
+    aliases
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, a)| a.to_vec())
+        .unwrap_or_default()
+}
+
+/// Whether a ProductSection's product is the guest operating system itself (`Photon OS` on a
+/// `vmwarePhoton64Guest`), not software running on it (`VMware vCenter Server Appliance` on
+/// the same guest): the product name names the guest's operating system.
+pub(crate) fn product_is_os(guest_id: &str, product: &str) -> bool {
+    // Lowercase words separated by single spaces, with a leading space, so " ubuntu" matches
+    // a word start.
+    let mut words = String::from(" ");
+    for w in product
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        words.push_str(&w.to_ascii_lowercase());
+        words.push(' ');
+    }
+    os_names(guest_id)
+        .iter()
+        .any(|name| words.contains(&format!(" {name}")))
 }
 
 #[cfg(test)]
@@ -291,29 +356,61 @@ mod tests {
     }
 
     #[test]
+    fn release_numbers() {
+        let r = |t| release_number(t);
+        assert_eq!(
+            r("Ubuntu 24.10 Server (20241109)").as_deref(),
+            Some("24.10")
+        );
+        assert_eq!(r("Ubuntu 22.04 LTS").as_deref(), Some("22.04"));
+        assert_eq!(r("Ubuntu Server (20241109)"), None);
+        assert_eq!(r("Photon OS"), None);
+        assert_eq!(r("Windows Server 2003 SP2").as_deref(), Some("2003"));
+    }
+
+    #[test]
+    fn products_that_are_the_os() {
+        assert!(product_is_os("vmwarePhoton64Guest", "Photon OS"));
+        assert!(product_is_os(
+            "ubuntu64Guest",
+            "Ubuntu 24.10 Server (20241109)"
+        ));
+        assert!(product_is_os("rhel9_64Guest", "Red Hat Enterprise Linux 9"));
+        assert!(product_is_os(
+            "windows2019srv_64Guest",
+            "Windows Server 2019"
+        ));
+        // Software on the OS, not the OS.
+        assert!(!product_is_os(
+            "vmwarePhoton64Guest",
+            "VMware vCenter Server Appliance"
+        ));
+        assert!(!product_is_os(
+            "winNetEnterpriseGuest",
+            "Microsoft SQL Server 2005"
+        ));
+        assert!(!product_is_os("ubuntu64Guest", "Bitnami Tomcat Stack"));
+        // Generic guests name no OS; a word must start with the name.
+        assert!(!product_is_os("otherLinux64Guest", "Other Linux 5.x"));
+        assert!(!product_is_os("ubuntu64Guest", "Kubuntu"));
+        assert!(!product_is_os("", "Photon OS"));
+    }
+
+    #[test]
     fn versions_in_descriptions() {
+        assert_eq!(release_number("Ubuntu 22.04 LTS").as_deref(), Some("22.04"));
+        assert_eq!(release_number("Ubuntu Linux (64-bit)"), None);
+        assert_eq!(release_number("Other 3.x or later Linux (64-bit)"), None);
         assert_eq!(
-            version_in_description("Ubuntu 22.04 LTS").as_deref(),
-            Some("22.04")
-        );
-        assert_eq!(version_in_description("Ubuntu Linux (64-bit)"), None);
-        assert_eq!(
-            version_in_description("Other 3.x or later Linux (64-bit)"),
-            None
-        );
-        assert_eq!(
-            version_in_description("Debian GNU/Linux 12 (bookworm)").as_deref(),
+            release_number("Debian GNU/Linux 12 (bookworm)").as_deref(),
             Some("12")
         );
         assert_eq!(
-            version_in_description("Microsoft Windows Server 2019 (64-bit)").as_deref(),
+            release_number("Microsoft Windows Server 2019 (64-bit)").as_deref(),
             Some("2019")
         );
-        assert_eq!(version_in_description("CentOS 4/5/6/7 (64-bit)"), None);
-        assert_eq!(
-            version_in_description("Photon OS 5.0.1.").as_deref(),
-            Some("5.0.1")
-        );
-        assert_eq!(version_in_description(""), None);
+        assert_eq!(release_number("CentOS 4/5/6/7 (64-bit)"), None);
+        assert_eq!(release_number("Photon OS 5.0.1.").as_deref(), Some("5.0.1"));
+        assert_eq!(release_number(""), None);
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::envelope::{Disk, Envelope, HardwareSection, Item, ProductSection, Property};
 use super::units::{self, Overflow};
-use super::{DiskInfo, KeyValue, OvfError, OvfInfo, OvfProperty, ProductInfo, guest, vapp};
+use super::{KeyValue, OvfDisk, OvfError, OvfInfo, OvfProduct, OvfUserProperty, guest, vapp};
 
 /// ProductSection property VM Operator's API names as the source of `status.capabilities`
 /// ("a comma-separated list of values"; vm-operator's code does not fill the field yet). The
@@ -26,19 +26,39 @@ pub(crate) fn derive(env: &Envelope) -> Result<OvfInfo, OvfError> {
     let os_cim_id = os
         .and_then(|o| o.id.as_deref())
         .and_then(|id| id.trim().parse::<u32>().ok());
-    let os_version = non_empty(os.and_then(|o| o.version.as_deref()))
-        .or_else(|| {
-            os.and_then(|o| o.description.as_deref())
-                .and_then(guest::version_in_description)
-        })
-        .unwrap_or_default();
-    let os_id = non_empty(os.and_then(|o| o.os_type.as_deref()))
-        .or_else(|| {
+    let os_type_attr = non_empty(os.and_then(|o| o.os_type.as_deref()));
+    let stated_os_version = non_empty(os.and_then(|o| o.version.as_deref()));
+    let described_os_version = os
+        .and_then(|o| o.description.as_deref())
+        .and_then(guest::release_number);
+    let guest_for = |version: &str| {
+        os_type_attr.clone().or_else(|| {
             os_cim_id
-                .and_then(|c| guest::guest_id_for_cim(c, &os_version))
+                .and_then(|c| guest::guest_id_for_cim(c, version))
                 .map(str::to_string)
         })
+    };
+    // What the descriptor states wins; inference only fills what it leaves empty.
+    let mut product = product(&vs.products);
+    let stated_or_described = stated_os_version.clone().or(described_os_version.clone());
+    let product_is_os = guest_for(stated_or_described.as_deref().unwrap_or(""))
+        .is_some_and(|g| guest::product_is_os(&g, &product.product));
+    let product_release = guest::release_number(&product.product);
+    let os_version = stated_os_version
+        .clone()
+        .or_else(|| {
+            product_is_os
+                .then(|| non_empty(Some(&product.version)).or(product_release.clone()))
+                .flatten()
+        })
+        .or(described_os_version)
         .unwrap_or_default();
+    if product.version.trim().is_empty() {
+        product.version = product_release
+            .or_else(|| product_is_os.then(|| os_version.clone()))
+            .unwrap_or_default();
+    }
+    let os_id = guest_for(&os_version).unwrap_or_default();
     let os_type = guest::family(&os_id, os_cim_id);
 
     let hw = primary_hardware(&vs.hardware);
@@ -74,7 +94,7 @@ pub(crate) fn derive(env: &Envelope) -> Result<OvfInfo, OvfError> {
                 value: default.unwrap_or_default(),
             });
         } else if p.user_configurable == Some(true) {
-            ovf_properties.push(OvfProperty {
+            ovf_properties.push(OvfUserProperty {
                 key: key.to_string(),
                 r#type: ty,
                 default,
@@ -88,7 +108,7 @@ pub(crate) fn derive(env: &Envelope) -> Result<OvfInfo, OvfError> {
         os_cim_id,
         os_type,
         os_version,
-        product: product(&vs.products),
+        product,
         firmware: if efi { "EFI" } else { "BIOS" }.to_string(),
         hardware_version: hw.and_then(|h| h.system_type.as_deref()).and_then(max_vmx),
         disks,
@@ -189,12 +209,12 @@ fn env_key(section: &ProductSection, key: &str) -> String {
 /// The first ProductSection without `ovf:class` that describes the product, else the first
 /// that describes it at all. (VM Operator takes the first section; appliances put their
 /// product section first and class-scoped property sections after it, so both agree there.)
-fn product(sections: &[ProductSection]) -> ProductInfo {
+fn product(sections: &[ProductSection]) -> OvfProduct {
     let chosen = sections
         .iter()
         .find(|s| s.class.as_deref().is_none_or(|c| c.trim().is_empty()) && s.has_product_info())
         .or_else(|| sections.iter().find(|s| s.has_product_info()));
-    chosen.map_or_else(ProductInfo::default, |s| ProductInfo {
+    chosen.map_or_else(OvfProduct::default, |s| OvfProduct {
         product: s.product.clone(),
         vendor: s.vendor.clone(),
         version: s.version.clone(),
@@ -234,7 +254,7 @@ fn disks(
     hw: &HardwareSection,
     config: Option<&str>,
     defaults: &HashMap<&str, String>,
-) -> Result<Vec<DiskInfo>, OvfError> {
+) -> Result<Vec<OvfDisk>, OvfError> {
     let mut out = Vec::new();
     for item in &hw.items {
         if item.resource_type.as_deref().map(str::trim) != Some(DISK_DRIVE)
@@ -248,13 +268,13 @@ fn disks(
                 reference: reference.clone(),
                 line: item.line,
             })?;
-            out.push(DiskInfo {
+            out.push(OvfDisk {
                 capacity_bytes: capacity(disk, defaults)?,
                 populated_bytes: populated(env, disk)?,
             });
         } else if item.virtual_quantity.is_some() {
             // A new, empty disk sized by the item itself.
-            out.push(DiskInfo {
+            out.push(OvfDisk {
                 capacity_bytes: item_capacity(item)?,
                 populated_bytes: None,
             });
@@ -378,24 +398,30 @@ fn whole_number(s: &str) -> Option<u64> {
     (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().unwrap_or(u64::MAX))
 }
 
-/// `ovf:populatedSize`, else the `ovf:size` of the disk's file. A populatedSize that is not a
-/// number is an error (it is the disk's own claim); a file size that is not one is ignored,
-/// as ovftool ignores it (it measures the file itself) and we only use it as an estimate.
+/// `ovf:populatedSize`; when it is 0 or absent, the `ovf:size` of the disk's file as an
+/// estimate; `None` when neither is above 0. A populatedSize that is not a number is an error
+/// (it is the disk's own claim); a file size that is not one is ignored, as ovftool ignores it
+/// (it measures the file itself) and we only use it as an estimate.
 fn populated(env: &Envelope, disk: &Disk) -> Result<Option<u64>, OvfError> {
     if let Some(size) = disk.populated_size.as_deref() {
-        return exact_number(size)
-            .map(Some)
-            .ok_or_else(|| OvfError::InvalidNumber {
-                what: format!("ovf:populatedSize of disk {:?}", disk.disk_id),
-                value: size.to_string(),
-                line: disk.line,
-            });
+        let size = exact_number(size).ok_or_else(|| OvfError::InvalidNumber {
+            what: format!("ovf:populatedSize of disk {:?}", disk.disk_id),
+            value: size.to_string(),
+            line: disk.line,
+        })?;
+        // 0 is a placeholder (Canonical's cloud images write it), never a disk's real size.
+        if size > 0 {
+            return Ok(Some(size));
+        }
     }
     let file = disk
         .file_ref
         .as_deref()
         .and_then(|id| env.references.iter().find(|f| f.id.trim() == id.trim()));
-    Ok(file.and_then(|f| f.size.as_deref()).and_then(exact_number))
+    Ok(file
+        .and_then(|f| f.size.as_deref())
+        .and_then(exact_number)
+        .filter(|size| *size > 0))
 }
 
 /// A whole number that fits u64.
@@ -404,4 +430,157 @@ fn exact_number(s: &str) -> Option<u64> {
     (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
         .then(|| s.parse().ok())
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{OvfInfo, parse_descriptor};
+
+    /// A descriptor with this OperatingSystemSection, ProductSection and one disk.
+    fn ovf(os: &str, product: &str, disk: &str) -> OvfInfo {
+        let xml = format!(
+            r#"<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:vmw="http://www.vmware.com/schema/ovf" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
+  <References><File ovf:href="disk1.vmdk" ovf:id="file1" ovf:size="595726336"/></References>
+  <DiskSection><Info>d</Info>{disk}</DiskSection>
+  <VirtualSystem ovf:id="vm"><Info>v</Info>{os}{product}
+    <VirtualHardwareSection><Info>h</Info>
+      <Item><rasd:ElementName>disk</rasd:ElementName><rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>17</rasd:ResourceType></Item>
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>"#
+        );
+        parse_descriptor(xml.as_bytes()).unwrap()
+    }
+
+    fn os(attrs: &str, description: &str) -> String {
+        let d = if description.is_empty() {
+            String::new()
+        } else {
+            format!("<Description>{description}</Description>")
+        };
+        format!(r#"<OperatingSystemSection {attrs}><Info>o</Info>{d}</OperatingSystemSection>"#)
+    }
+
+    fn product(name: &str, version: &str) -> String {
+        let v = if version.is_empty() {
+            String::new()
+        } else {
+            format!("<Version>{version}</Version>")
+        };
+        format!(r#"<ProductSection><Info>p</Info><Product>{name}</Product>{v}</ProductSection>"#)
+    }
+
+    const DISK: &str = r#"<Disk ovf:capacity="16" ovf:capacityAllocationUnits="byte * 2^30" ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:populatedSize="858521600"/>"#;
+    const PHOTON: &str = r#"ovf:id="36" vmw:osType="vmwarePhoton64Guest""#;
+    const UBUNTU: &str = r#"ovf:id="94" vmw:osType="ubuntu64Guest""#;
+
+    /// (os version, product version) of a descriptor.
+    fn versions(os_section: &str, product_section: &str) -> (String, String) {
+        let info = ovf(os_section, product_section, DISK);
+        (info.os_version, info.product.version)
+    }
+
+    fn pair(os: &str, product: &str) -> (String, String) {
+        (os.to_string(), product.to_string())
+    }
+
+    #[test]
+    fn the_os_version_is_the_product_version_when_the_product_is_the_os() {
+        assert_eq!(
+            versions(&os(PHOTON, ""), &product("Photon OS", "5.0")),
+            pair("5.0", "5.0")
+        );
+    }
+
+    #[test]
+    fn else_a_release_in_the_product_name_gives_both_versions() {
+        assert_eq!(
+            versions(
+                &os(UBUNTU, "Ubuntu Linux (64-bit)"),
+                &product("Ubuntu 24.10 Server (20241109)", "")
+            ),
+            pair("24.10", "24.10")
+        );
+        assert_eq!(
+            versions(&os(UBUNTU, ""), &product("Ubuntu 22.04 LTS", "")),
+            pair("22.04", "22.04")
+        );
+    }
+
+    #[test]
+    fn else_the_os_description() {
+        assert_eq!(
+            versions(&os(UBUNTU, "Ubuntu 22.04 LTS"), ""),
+            pair("22.04", "")
+        );
+        // A product that is not the OS gives the OS nothing; its own version stays its own.
+        assert_eq!(
+            versions(
+                &os(PHOTON, "Photon OS 4.0"),
+                &product("VMware vCenter Server Appliance", "9.1.0.0")
+            ),
+            pair("4.0", "9.1.0.0")
+        );
+        assert_eq!(
+            versions(
+                &os(PHOTON, ""),
+                &product("VMware vCenter Server Appliance", "9.1.0.0")
+            ),
+            pair("", "9.1.0.0")
+        );
+    }
+
+    #[test]
+    fn what_the_ovf_states_wins() {
+        // ovf:version beats the product's version and the description.
+        assert_eq!(
+            versions(
+                &os(&format!(r#"{PHOTON} ovf:version="5.0.1""#), "Photon OS 4.0"),
+                &product("Photon OS", "5.0")
+            ),
+            pair("5.0.1", "5.0")
+        );
+        // <Version> beats the release in the product name.
+        assert_eq!(
+            versions(
+                &os(UBUNTU, ""),
+                &product("Ubuntu 24.10 Server (20241109)", "24.10.1")
+            ),
+            pair("24.10.1", "24.10.1")
+        );
+        // An OS product without a version takes the stated OS version.
+        assert_eq!(
+            versions(
+                &os(&format!(r#"{PHOTON} ovf:version="5.0""#), ""),
+                &product("Photon OS", "")
+            ),
+            pair("5.0", "5.0")
+        );
+    }
+
+    #[test]
+    fn an_inferred_version_picks_the_guest_of_a_cim_type_that_needs_one() {
+        // CIM 80 (RHEL 64-bit) has no guest without a version.
+        let info = ovf(
+            &os(r#"ovf:id="80""#, "Red Hat Enterprise Linux 9 (64-bit)"),
+            "",
+            DISK,
+        );
+        assert_eq!(info.os_version, "9");
+        assert_eq!(info.os_id, "rhel9_64Guest");
+    }
+
+    #[test]
+    fn a_zero_or_absent_populated_size_is_estimated_from_the_file() {
+        let size = |disk: &str| ovf(&os(UBUNTU, ""), "", disk).disks[0].populated_bytes;
+        assert_eq!(size(DISK), Some(858_521_600));
+        let zero = r#"<Disk ovf:capacity="10737418240" ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:populatedSize="0"/>"#;
+        assert_eq!(size(zero), Some(595_726_336));
+        let absent =
+            r#"<Disk ovf:capacity="10737418240" ovf:diskId="vmdisk1" ovf:fileRef="file1"/>"#;
+        assert_eq!(size(absent), Some(595_726_336));
+        let no_file =
+            r#"<Disk ovf:capacity="10737418240" ovf:diskId="vmdisk1" ovf:populatedSize="0"/>"#;
+        assert_eq!(size(no_file), None);
+    }
 }

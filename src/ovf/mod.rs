@@ -57,16 +57,19 @@ pub struct OvfInfo {
     /// Guest family as vSphere groups guests: `Linux`, `Windows`, `Darwin`, `Solaris`,
     /// `NetWare` or `Other`; `""` when the descriptor names no operating system.
     pub os_type: String,
-    /// `OperatingSystemSection` `ovf:version`, else the version its `Description` names
+    /// `OperatingSystemSection` `ovf:version`; when it has none, the version the descriptor
+    /// implies: the product's version when the product is the operating system (`Photon OS`
+    /// `5.0` on `vmwarePhoton64Guest`), else a release in that product's name (`Ubuntu 24.10
+    /// Server (20241109)` gives `24.10`), else the release the section's `Description` names
     /// (`Ubuntu 22.04 LTS` gives `22.04`); `""` when unknown.
     pub os_version: String,
-    pub product: ProductInfo,
+    pub product: OvfProduct,
     /// `EFI` or `BIOS`.
     pub firmware: String,
     /// The highest `vmx-N` in the system type (`vmx-13 vmx-19` gives 19).
     pub hardware_version: Option<u32>,
-    pub disks: Vec<DiskInfo>,
-    pub ovf_properties: Vec<OvfProperty>,
+    pub disks: Vec<OvfDisk>,
+    pub ovf_properties: Vec<OvfUserProperty>,
     pub vmware_system_properties: Vec<KeyValue>,
     /// Values of the `capabilities.image.vmoperator.vmware.com` property: split at commas,
     /// trimmed, deduplicated and sorted.
@@ -75,25 +78,32 @@ pub struct OvfInfo {
 
 /// `ProductSection` product information; empty strings when absent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProductInfo {
+pub struct OvfProduct {
     pub product: String,
     pub vendor: String,
+    /// `Version`; when absent, a release in the product's name (`Ubuntu 24.10 Server
+    /// (20241109)` gives `24.10`), else, when the product is the operating system, the OS
+    /// version the descriptor states.
     pub version: String,
     pub full_version: String,
 }
 
 /// One virtual disk of the image.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DiskInfo {
+pub struct OvfDisk {
     /// `ovf:capacity` × `ovf:capacityAllocationUnits`, in bytes.
     pub capacity_bytes: u64,
-    /// `ovf:populatedSize`, else the `ovf:size` of the disk's file; `None` when neither is given.
+    /// `ovf:populatedSize`; when it is 0 (a placeholder: Canonical's cloud images write 0) or
+    /// absent, an estimate: the `ovf:size` of the disk's file (compressed, so low). `None` when
+    /// neither gives a size above 0.
     pub populated_bytes: Option<u64>,
 }
 
-/// A user-configurable OVF property.
+/// A user-configurable OVF property, as the descriptor declares it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OvfProperty {
+pub struct OvfUserProperty {
+    /// The property's `ovf:key` as written, without its section's `ovf:class` or
+    /// `ovf:instance` (what vSphere shows as the vApp property id).
     pub key: String,
     pub r#type: String,
     /// The default for the default deployment configuration; `None` when empty.
