@@ -373,7 +373,7 @@ fn ova_template(path: &Path, file_name: &str, stem: &str) -> Result<Template, Pu
             message: e.to_string(),
         }
     })?;
-    let is_vapp = crate::ovf::envelope::parse_envelope(&ova.bytes)
+    let is_vapp = crate::ovf::parse_envelope(&ova.bytes)
         .map(|e| e.in_collection)
         .unwrap_or(false);
     Ok(Template {
@@ -404,7 +404,7 @@ fn ovf_template(
     if bytes.len() as u64 > MAX_DESCRIPTOR_BYTES {
         return Err(bad(format!("larger than {MAX_DESCRIPTOR_BYTES} bytes")));
     }
-    let envelope = crate::ovf::envelope::parse_envelope(&bytes).map_err(|e| bad(e.to_string()))?;
+    let envelope = crate::ovf::parse_envelope(&bytes).map_err(|e| bad(e.to_string()))?;
     let mut files = vec![(file_name.to_string(), path.to_path_buf())];
     for reference in &envelope.references {
         let href = reference.href.as_str();

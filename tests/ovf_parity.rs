@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use vmi_operator::ovf::envelope::{Envelope, parse_envelope};
+use vmi_operator::ovf::envelope::Envelope;
+use vmi_operator::ovf::parse_envelope;
 use vmi_operator::ovf::{OvfInfo, OvfProduct as ProductInfo, parse_descriptor};
 
 const KNOWN: &str = "hack/govmomi-parity/known-differences.txt";
@@ -248,7 +249,7 @@ fn disks(env: &Envelope) -> String {
         .disks
         .iter()
         .map(|d| {
-            let bytes = match env.disk_capacity(d) {
+            let bytes = match vmi_operator::ovf::disk_capacity(&env, d) {
                 Ok(b) => b.to_string(),
                 Err(e) => format!("error {}", e.reason()),
             };

@@ -1,15 +1,7 @@
 //! The parts of an OVF envelope we read, as written (strings untouched but trimmed where the
-//! value is element text). [`super::parse_descriptor`] derives [`super::OvfInfo`] from this;
-//! the govmomi parity test compares it field by field with what govmomi reads.
-
-use super::OvfError;
-
-/// Reads the envelope of an OVF descriptor without deriving anything from it.
-pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, OvfError> {
-    let text = super::xml::decode(bytes)?;
-    let doc = super::xml::parse(&text)?;
-    super::envelope_read::read(&doc)
-}
+//! value is element text). `ovf::parse_envelope` reads it, `ovf::parse_descriptor` derives
+//! `OvfInfo` from it, and the govmomi parity test compares it field by field with what govmomi
+//! reads.
 
 /// OVF specification generation, from the envelope's namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,14 +23,6 @@ pub struct Envelope {
     pub virtual_system: VirtualSystem,
     /// Whether that virtual system sits in a `VirtualSystemCollection`.
     pub in_collection: bool,
-}
-
-impl Envelope {
-    /// A DiskSection disk's capacity in bytes, as [`super::OvfInfo::disks`] computes it
-    /// (units, `${property}` references resolved in the default configuration, overflow).
-    pub fn disk_capacity(&self, disk: &Disk) -> Result<u64, OvfError> {
-        super::info::disk_capacity(self, disk)
-    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

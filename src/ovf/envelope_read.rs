@@ -2,7 +2,7 @@
 
 use roxmltree::{Document, Node};
 
-use super::OvfError;
+use super::error::OvfError;
 use super::envelope::{
     Configuration, Disk, Envelope, FileRef, HardwareSection, Item, OperatingSystem, OvfVersion,
     ProductSection, Property, PropertyValue, VirtualSystem,

@@ -5,7 +5,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::envelope::{Disk, Envelope, HardwareSection, Item, ProductSection, Property};
 use super::units::{self, Overflow};
-use super::{KeyValue, OvfDisk, OvfError, OvfInfo, OvfProduct, OvfUserProperty, guest, vapp};
+use super::error::OvfError;
+use super::model::{KeyValue, OvfDisk, OvfInfo, OvfProduct, OvfUserProperty};
+use super::{guest, vapp};
 
 /// ProductSection property VM Operator's API names as the source of `status.capabilities`
 /// ("a comma-separated list of values"; vm-operator's code does not fill the field yet). The
@@ -142,7 +144,7 @@ fn property_defaults<'a>(
         .collect()
 }
 
-/// One DiskSection disk's capacity, outside of any hardware item (for [`Envelope::disk_capacity`]).
+/// One DiskSection disk's capacity, outside of any hardware item (for `ovf::disk_capacity`).
 pub(crate) fn disk_capacity(env: &Envelope, disk: &Disk) -> Result<u64, OvfError> {
     let config = default_configuration(env);
     capacity(disk, &property_defaults(&properties(env, config), config))

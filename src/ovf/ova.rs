@@ -20,7 +20,7 @@ use std::io::{self, Read};
 
 use sha1::Digest;
 
-use super::MAX_DESCRIPTOR_BYTES;
+use super::xml::MAX_DESCRIPTOR_BYTES;
 use super::manifest::{self, Algorithm, MAX_MANIFEST_BYTES, ManifestEntry};
 
 /// The OVF descriptor found in an OVA.

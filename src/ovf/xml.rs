@@ -5,8 +5,10 @@ use std::borrow::Cow;
 
 use roxmltree::{Document, Node, ParsingOptions};
 
-use super::MAX_DESCRIPTOR_BYTES;
-use super::OvfError;
+use super::error::OvfError;
+
+/// Largest OVF descriptor we read (VMware appliances are a few MiB at most).
+pub const MAX_DESCRIPTOR_BYTES: u64 = 32 * 1024 * 1024;
 
 pub(crate) const OVF1: &str = "http://schemas.dmtf.org/ovf/envelope/1";
 pub(crate) const OVF2: &str = "http://schemas.dmtf.org/ovf/envelope/2";

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use kube::CustomResourceExt;
 use serde_json::Value;
 use vmi_operator::api::{VirtualMachineImage, VirtualMachineImageStatus};
-use vmi_operator::ovf::envelope::parse_envelope;
+use vmi_operator::ovf::parse_envelope;
 
 /// Where a descriptor is.
 #[derive(Clone, Copy, Debug)]
