@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 mod http;
-mod verify;
 mod ova_stream;
-mod registry;
 pub mod published;
+mod registry;
+mod verify;
 pub mod vsphere;
 
 pub use http::TlsOptions;

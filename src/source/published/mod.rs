@@ -241,9 +241,11 @@ impl PublishedSource {
             let text = self
                 .required(item, mf_url, MAX_MANIFEST_BYTES, "manifest")
                 .await?;
-            verify::against_manifest(&text, ovf, &bytes).map_err(|message| SourceError::NotCompliant {
-                item: item.to_string(),
-                message,
+            verify::against_manifest(&text, ovf, &bytes).map_err(|message| {
+                SourceError::NotCompliant {
+                    item: item.to_string(),
+                    message,
+                }
             })?;
         }
         Ok(Some(bytes))
