@@ -17,6 +17,9 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY benches ./benches
 COPY src ./src
+# The other workspace members: cargo reads every member to resolve the workspace (--locked).
+COPY test-support ./test-support
+COPY hack/bench ./hack/bench
 # The registry and target folders are BuildKit caches; the binary is copied out of the cache mount.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \

@@ -3,7 +3,8 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := build
 
-# Threads of each test binary: the e2e tests mostly wait on the apiserver, and each uses its own namespace.
+# Threads of each test binary (tests/{pure,cluster,faults,packaging}): the e2e tests mostly wait on the
+# apiserver, and each uses its own namespace; the fault tests take turns whatever this says.
 TEST_THREADS ?= 4
 CARGO_TEST_FLAGS ?=
 # State of hack/cluster.sh (it reads VMI_CLUSTER_DIR too).
@@ -21,9 +22,10 @@ crds:
 fmt:
 	cargo fmt
 
+# --workspace/--all: the test support crate (test-support/) and vmi-bench (hack/bench/) too.
 lint:
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
 	charts/sync-crds.sh --check
 	python3 hack/check-modules.py
 
@@ -51,7 +53,8 @@ test: lint tools
 	set -a; . "$$VMI_CLUSTER_DIR/env"; set +a; \
 	cargo test --no-fail-fast $(CARGO_TEST_FLAGS) -- --test-threads=$(TEST_THREADS)
 
-# The benchmark report (docs/benchmarks.md): target/bench/report.md and report.json.
+# The benchmark report (docs/benchmarks.md): target/bench/report.md and report.json, measured by
+# vmi-bench (hack/bench/), which hack/bench.sh builds.
 bench:
 	hack/bench.sh full
 

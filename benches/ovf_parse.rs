@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use vmi_operator::ovf::parse_descriptor;
+use vmi_test_support::library;
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/ovf");
@@ -21,7 +22,7 @@ fn main() {
         "OVF fixture corpus missing at {}",
         root.display()
     );
-    let files = corpus(&root);
+    let files = library::ovf_files(&root);
     let data: Vec<Vec<u8>> = files
         .iter()
         .map(|f| std::fs::read(root.join(f)).unwrap())
@@ -80,43 +81,11 @@ fn main() {
         "govmomi": govmomi,
         "ratio_vs_govmomi": ratio,
     });
-    // hack/bench.sh sets VMI_BENCH_DIR; the target dir may be elsewhere (make bench-ci).
-    let dir = std::env::var_os("VMI_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-                .join("bench")
-        });
+    let dir = vmi_test_support::bench_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("ovf.json");
     std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap()).unwrap();
     println!("wrote {}", out.display());
-}
-
-/// Descriptor paths relative to `root`, sorted.
-fn corpus(root: &Path) -> Vec<String> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, root, out);
-            } else if path.extension().is_some_and(|e| e == "ovf") {
-                out.push(
-                    path.strip_prefix(root)
-                        .unwrap()
-                        .to_str()
-                        .unwrap()
-                        .to_string(),
-                );
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(root, root, &mut files);
-    files.sort();
-    files
 }
 
 /// The parity harness's `-bench` result on the same files, if the harness is built. The bench

@@ -5,16 +5,13 @@
 //! `cargo bench --bench webhook` (add `-- --quick` for a short run). Bounded: at most
 //! `REQUESTS` requests and `MAX_DURATION`, to 127.0.0.1 only.
 
-#[path = "../tests/webhook_support/mod.rs"]
-mod webhook_support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use vmi_operator::webhook::{ImageIndex, MUTATE_PATH, VALIDATE_PATH};
-use webhook_support::*;
+use vmi_test_support::{admission::*, webhook::*};
 
 const NAMESPACES: usize = 40;
 const IMAGES_PER_NAMESPACE: usize = 200; // 8,000 VirtualMachineImages
@@ -242,15 +239,7 @@ async fn run(plan: Plan) {
         "latency_ms": { "p50": p50, "p90": p90, "p99": p99, "max": max },
         "transport": "HTTPS (rustls, ring) over 127.0.0.1, HTTP/1.1 keep-alive",
     });
-    // hack/bench.sh sets VMI_BENCH_DIR; the target dir may be elsewhere (make bench-ci).
-    let out_dir = std::env::var_os("VMI_BENCH_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("CARGO_TARGET_DIR")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-                .join("bench")
-        });
+    let out_dir = vmi_test_support::bench_dir();
     std::fs::create_dir_all(&out_dir).expect("create target/bench");
     let path = out_dir.join("webhook.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&report).unwrap()).expect("write report");

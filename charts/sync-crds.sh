@@ -6,7 +6,7 @@
 #   - config/crd/bases/ and config/crd/kustomization.yaml, for kustomize (which cannot load files
 #     outside its root without --load-restrictor LoadRestrictionsNone).
 # Usage: charts/sync-crds.sh [--check]   --check writes nothing and fails when a copy is stale.
-# tests/packaging_helm.rs and tests/packaging_kustomize.rs fail on drift too.
+# tests/packaging/helm.rs and tests/packaging/kustomize.rs fail on drift too.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

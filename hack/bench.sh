@@ -12,8 +12,9 @@
 # prints the table. Per-phase measurements are in target/bench/parts/, logs (operator, cluster,
 # the other benchmarks) in target/bench/logs/.
 #
-# The operator is built with `cargo build --release` and copied to target/bench/ so a rebuild by
-# someone else during the run cannot swap it. Each phase gets a fresh loopback control plane of
+# The operator and the measurement program (hack/bench/, crate vmi-bench) are built with
+# `cargo build --release` and copied to target/bench/ so a rebuild by someone else during the run
+# cannot swap them. Each phase gets a fresh loopback control plane of
 # its own (hack/cluster.sh with VMI_CLUSTER_DIR=target/bench/cluster, ports picked free), so the
 # e2e tests' cluster (target/cluster) is never touched; it is stopped at the end whatever happens.
 # Knobs: VMI_BENCH_SIZES, VMI_BENCH_FLOOR_SIZES, VMI_BENCH_BIG (0 skips the 10,000 phase),
@@ -73,17 +74,11 @@ retry cargo build --release --bin vmi-operator
 cp "$TARGET/release/vmi-operator" "$OUT/vmi-operator.new" && mv "$OUT/vmi-operator.new" "$OUT/vmi-operator"
 BINARY=$OUT/vmi-operator
 
-log "building the benchmark: cargo bench --bench bench_report --no-run"
-bench_exe() {
-  # The bench's own artifact: the operator binary it depends on is reported with an executable too.
-  cargo bench --bench bench_report --no-run --message-format=json 2>"$OUT/logs/build-bench.log" |
-    grep '"kind":\["bench"\]' | grep '"name":"bench_report"' |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1
-}
-EXE=$(retry bench_exe)
-[[ -x $EXE ]] || { log "no bench_report executable (see $OUT/logs/build-bench.log)"; exit 1; }
-cp "$EXE" "$OUT/bench_report.new" && mv "$OUT/bench_report.new" "$OUT/bench_report"
-EXE=$OUT/bench_report
+log "building the measurement program: cargo build --release -p vmi-bench (hack/bench/)"
+retry cargo build --release -p vmi-bench 2>"$OUT/logs/build-bench.log" ||
+  { log "cannot build vmi-bench (see $OUT/logs/build-bench.log)"; exit 1; }
+cp "$TARGET/release/vmi-bench" "$OUT/vmi-bench.new" && mv "$OUT/vmi-bench.new" "$OUT/vmi-bench"
+EXE=$OUT/vmi-bench
 
 # The other two benchmarks first, while no control plane competes for the CPUs.
 if [[ ${VMI_BENCH_SKIP_OTHER:-0} != 1 ]]; then
@@ -114,7 +109,7 @@ phase() { # name timeout-seconds args...
     log "phase $name: the control plane did not start (see $OUT/logs/cluster-$name.log)"
     return 0
   fi
-  log "phase $name: bench_report $*"
+  log "phase $name: vmi-bench $*"
   if ! timeout "$limit" "$EXE" "$@" 2>&1 | tee "$OUT/logs/phase-$name.log" >&2; then
     log "phase $name failed or timed out (see $OUT/logs/phase-$name.log); the report says what is missing"
   fi

@@ -2,7 +2,7 @@
 # Checks the Dockerfile without a Docker engine.
 #
 # Usage: hack/check-dockerfile.sh [--static] [DOCKERFILE]
-#   --static  only the static checks (fast; tests/packaging_docker.rs runs this mode)
+#   --static  only the static checks (fast; tests/packaging/docker.rs runs this mode)
 #   default   the static checks, then the builder stage's steps run locally: the musl C compiler,
 #             `rustup target add`, and `cargo build --release --locked --target <TARGET>` in a copy
 #             of exactly the build context the Dockerfile sees (its COPY sources, filtered by
@@ -232,25 +232,36 @@ if [[ -f $ignore ]]; then
 else
   err "no .dockerignore: the context would carry target/ (gigabytes) and .git"
 fi
-# Docker's rule for a top-level path: the last matching pattern wins; "!" re-includes.
+# Docker's rule: a pattern matches a path or one of its parent folders (`*` matches `hack`, so
+# `hack/bench` too, until `!hack/bench/` re-includes it); the last matching pattern wins.
 ignored() {
-  local path=$1 result=1 p neg
+  local path=$1 result=1 p neg prefix rest matched
   for p in "${patterns[@]}"; do
     neg=0
     [[ $p == !* ]] && { neg=1; p=${p#!}; }
     p=${p#/}
     p=${p%/}
-    # shellcheck disable=SC2053 # the pattern is a glob on purpose
-    if [[ $path == $p ]]; then
+    prefix=""
+    rest=$path
+    matched=0
+    while :; do
+      prefix=${prefix:+$prefix/}${rest%%/*}
+      # shellcheck disable=SC2053 # the pattern is a glob on purpose
+      [[ $prefix == $p ]] && { matched=1; break; }
+      [[ $rest == */* ]] || break
+      rest=${rest#*/}
+    done
+    if ((matched)); then
       if ((neg)); then result=1; else result=0; fi
     fi
   done
   return $result
 }
 for src in "${copy_sources[@]}"; do
-  top=${src%%/*}
-  [[ $top == . || $top == ./ ]] && continue
-  ignored "$top" && err ".dockerignore excludes '$src', which the Dockerfile copies"
+  path=${src#./}
+  path=${path%/}
+  [[ -z $path || $path == . ]] && continue
+  ignored "$path" && err ".dockerignore excludes '$src', which the Dockerfile copies"
 done
 for big in target .git; do
   ignored "$big" || err ".dockerignore does not exclude $big"

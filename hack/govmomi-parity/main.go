@@ -1,5 +1,5 @@
 // Command govmomi-parity reads OVF descriptors with govmomi's ovf package and prints, one JSON
-// object per line, the fields that vmi-operator's Rust parser also reads. tests/ovf_parity.rs
+// object per line, the fields that vmi-operator's Rust parser also reads. tests/pure/ovf_parity.rs
 // compares the two; -bench times govmomi's parse of the same files for benches/ovf_parse.rs.
 //
 // Usage:

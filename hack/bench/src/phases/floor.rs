@@ -1,0 +1,204 @@
+//! Phase `floor`: the apiserver's floor for a sync, written by a plain client.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures::StreamExt;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+use vmi_operator::api::{ContentLibraryItem, ContentLibraryRef, ProviderRef, VirtualMachineImage};
+use vmi_operator::image::desired::{Descriptor, ItemFacts, image_labels};
+use vmi_operator::kinds::ImageKind;
+use vmi_operator::source::{LibrarySource, PublishedSource, TlsOptions};
+use vmi_operator::sync::plan;
+use vmi_test_support::{cluster, namespaces, operator};
+
+use crate::args::*;
+use crate::library::*;
+use crate::phases::CONCURRENCY;
+use crate::probes::metrics::*;
+use crate::probes::proc::*;
+
+pub(crate) async fn floor_phase(args: &Args) -> Value {
+    let client = cluster::client().await;
+    let (_, kubeconfig) = operator::operator_namespace(&client, "bench-floor-sa").await;
+    let version = client.apiserver_version().await.map(|v| v.git_version).ok();
+    let identity = cluster::client_from(&kubeconfig).await;
+    let libraries: Vec<Library> = args.sizes.iter().map(|&n| prepare_library(n)).collect();
+    // A fresh apiserver is slower for its first writes of a kind (connections, caches, the
+    // field managers' type converters): a small untimed round first, so the floor is a floor.
+    let warmup = floor_run(&client, &identity, &prepare_library(100), CONCURRENCY).await;
+    // Every size at the first concurrency, then at the next: the runs at 16 then find the
+    // same objects already stored as the operator's runs of the same sizes do. (The operator's
+    // sync and image controllers run side by side, 16 each: up to 32 writes in flight; the same
+    // writes with 32 items at once show what that buys.)
+    // Each run twice: the machine's other work only ever slows a run down, so the faster of
+    // the two is the floor (both are kept in the JSON).
+    let mut runs = Vec::new();
+    for &concurrency in &args.floor_concurrency {
+        for lib in &libraries {
+            for _ in 0..2 {
+                runs.push(floor_run(&client, &identity, lib, concurrency).await);
+            }
+        }
+    }
+    json!({
+        "phase": "floor",
+        "kubernetes": version,
+        "machine": machine(),
+        "concurrency": CONCURRENCY,
+        "warmup": warmup,
+        "identity": "the operator's ServiceAccount and ClusterRole (config/rbac)",
+        "runs": runs,
+    })
+}
+
+/// One item's four writes, prepared.
+pub(crate) struct FloorItem {
+    pub(crate) item_name: String,
+    pub(crate) image_name: String,
+    pub(crate) item: Value,
+    pub(crate) item_status: Value,
+    pub(crate) image_labels: BTreeMap<String, String>,
+    pub(crate) provider_ref: ProviderRef,
+    pub(crate) image_status: Value,
+}
+
+pub(crate) async fn floor_run(
+    admin: &Client,
+    identity: &Client,
+    lib: &Library,
+    concurrency: usize,
+) -> Value {
+    let n = lib.n;
+    let ns = namespaces::test_namespace(admin, &format!("floor-n{n}-c{concurrency}")).await;
+    let library = apply_library(admin, &ns, lib).await;
+
+    // The payloads the operator would write, from its own pure functions (not timed).
+    let source = PublishedSource::new(
+        url::Url::parse(&lib.url).expect("library URL"),
+        TlsOptions::default(),
+    )
+    .expect("published source");
+    let listing = source.list_items().await.expect("list the library");
+    assert_eq!(listing.len(), n, "items in {}", lib.url);
+    let bytes = source.fetch_ovf(&listing[0]).await.expect("fetch the OVF");
+    let ovf = vmi_operator::ovf::parse_descriptor(&bytes).expect("parse the OVF");
+    let library_ref = ContentLibraryRef {
+        name: library.name_any(),
+        namespace: Some(ns.clone()),
+    };
+    let owner = library.controller_owner_ref(&());
+    let labels = plan::item_labels(&library.name_any());
+    let now = vmi_operator::api::now_rfc3339();
+    let item_type = (
+        ContentLibraryItem::api_version(&()),
+        ContentLibraryItem::kind(&()),
+    );
+    let image_type = (
+        VirtualMachineImage::api_version(&()),
+        VirtualMachineImage::kind(&()),
+    );
+    let work: Vec<FloorItem> = listing
+        .iter()
+        .map(|info| {
+            let type_ = plan::item_type(&info.item_type).expect("an OVF item");
+            let item_name = vmi_operator::vmi_id::item_name(&info.id).expect("item UUID");
+            let status = plan::item_status(info, type_, &library_ref, None, &now);
+            let facts = ItemFacts::from_status(&item_name, &info.id, &status);
+            let image_status = vmi_operator::image::desired::image_status(
+                &facts,
+                Descriptor::Parsed(&ovf),
+                None,
+            );
+            FloorItem {
+                image_name: vmi_operator::vmi_id::vmi_id(&info.id).expect("item UUID"),
+                item: json!({
+                    "apiVersion": item_type.0, "kind": item_type.1,
+                    "metadata": { "name": item_name, "labels": labels, "ownerReferences": owner.iter().collect::<Vec<_>>() },
+                    "spec": { "uuid": info.id },
+                }),
+                item_status: json!({ "apiVersion": item_type.0, "kind": item_type.1, "status": status }),
+                image_labels: image_labels(&image_status),
+                provider_ref: ProviderRef {
+                    api_version: item_type.0.to_string(),
+                    kind: item_type.1.to_string(),
+                    name: item_name.clone(),
+                },
+                image_status: json!({ "apiVersion": image_type.0, "kind": image_type.1, "status": image_status }),
+                item_name,
+            }
+        })
+        .collect();
+
+    let items: Api<ContentLibraryItem> = Api::namespaced(identity.clone(), &ns);
+    let images: Api<VirtualMachineImage> = Api::namespaced(identity.clone(), &ns);
+    let sync_params = PatchParams::apply(vmi_operator::sync::FIELD_MANAGER).force();
+    let image_params = PatchParams::apply(vmi_operator::image::FIELD_MANAGER).force();
+    let requests_before = apiserver_requests(admin).await;
+    let cpu_before = cpu_snapshot(None);
+    let load_before = loadavg();
+    eprintln!(
+        "[bench] floor N={n}: {} writes, {concurrency} items at once",
+        4 * n
+    );
+    let started = Instant::now();
+    let results: Vec<Result<(), kube::Error>> = futures::stream::iter(work.into_iter().map(|w| {
+        let (items, images) = (items.clone(), images.clone());
+        let (sync_params, image_params) = (&sync_params, &image_params);
+        async move {
+            let item = items
+                .patch(&w.item_name, sync_params, &Patch::Apply(&w.item))
+                .await?;
+            items
+                .patch_status(&w.item_name, sync_params, &Patch::Apply(&w.item_status))
+                .await?;
+            let meta = ObjectMeta {
+                name: Some(w.image_name.clone()),
+                labels: Some(w.image_labels),
+                owner_references: item.controller_owner_ref(&()).map(|o| vec![o]),
+                ..Default::default()
+            };
+            let image = VirtualMachineImage::new_image(meta, Some(w.provider_ref), None);
+            images
+                .patch(&w.image_name, image_params, &Patch::Apply(&image))
+                .await?;
+            images
+                .patch_status(&w.image_name, image_params, &Patch::Apply(&w.image_status))
+                .await?;
+            Ok(())
+        }
+    }))
+    .buffer_unordered(concurrency)
+    .collect()
+    .await;
+    let elapsed = started.elapsed();
+    let cpu_after = cpu_snapshot(None);
+    let requests = requests_delta(&requests_before, &apiserver_requests(admin).await);
+    let errors: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    eprintln!(
+        "[bench] floor N={n}: {:.1}s ({:.0} writes/s), {} errors",
+        elapsed.as_secs_f64(),
+        (4 * n) as f64 / elapsed.as_secs_f64(),
+        errors.len()
+    );
+    json!({
+        "n": n,
+        "concurrency": concurrency,
+        "namespace": ns,
+        "seconds": secs(elapsed),
+        "writes": 4 * n,
+        "writes_per_second": ((4 * n) as f64 / elapsed.as_secs_f64()).round(),
+        "errors": errors.len(),
+        "first_errors": errors.iter().take(3).collect::<Vec<_>>(),
+        "apiserver_writes": writes_in(&requests),
+        "apiserver_requests": requests,
+        "cpu_seconds": cpu_delta(&cpu_before, &cpu_after),
+        "load_before": load_before,
+        "load_after": loadavg(),
+    })
+}

@@ -1,0 +1,104 @@
+//! vcsim (govmomi's vSphere simulator) on loopback for tests, started by `hack/vcsim.sh` with a
+//! CA of its own. vcsim gets its stdin on a pipe we hold, so it exits with the test process even
+//! if the test is killed.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{ChildStdin, Command, Stdio};
+
+use url::Url;
+use vmi_operator::source::VsphereConfig;
+
+fn script() -> PathBuf {
+    crate::repo_root().join("hack/vcsim.sh")
+}
+
+pub struct Vcsim {
+    pub state: tempfile::TempDir,
+    env: HashMap<String, String>,
+    _stdin: Option<ChildStdin>,
+}
+
+impl Vcsim {
+    pub fn start() -> Vcsim {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let state = tempfile::tempdir().unwrap();
+        let mut child = Command::new("bash")
+            .arg(script())
+            .arg("start")
+            .env("VCSIM_STATE_DIR", state.path())
+            .env("VCSIM_STDIN_EXIT", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run hack/vcsim.sh");
+        let stdin = child.stdin.take();
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert!(
+            child.wait().unwrap().success(),
+            "hack/vcsim.sh start failed"
+        );
+        let env = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+            .collect();
+        Vcsim {
+            state,
+            env,
+            _stdin: stdin,
+        }
+    }
+
+    pub fn var(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing from hack/vcsim.sh env"))
+    }
+
+    pub fn config(&self) -> VsphereConfig {
+        VsphereConfig {
+            url: Url::parse(self.var("VMI_VCSIM_URL")).unwrap(),
+            username: self.var("VMI_VCSIM_USERNAME").into(),
+            password: self.var("VMI_VCSIM_PASSWORD").into(),
+            ca_bundle_pem: Some(std::fs::read(self.var("VMI_VCSIM_CA")).unwrap()),
+            insecure_skip_verify: false,
+        }
+    }
+
+    pub fn govc(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new(self.var("VMI_GOVC"));
+        cmd.args(args);
+        for (k, v) in &self.env {
+            if k.starts_with("GOVC_") {
+                cmd.env(k, v);
+            }
+        }
+        let out = cmd.output().expect("run govc");
+        assert!(
+            out.status.success(),
+            "govc {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}
+
+impl Drop for Vcsim {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .env("VCSIM_STATE_DIR", self.state.path())
+            .status();
+    }
+}
