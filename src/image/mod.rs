@@ -406,7 +406,9 @@ async fn fetch_descriptor<I: ItemKind>(
         .libraries
         .get(&library_key)
         .ok_or_else(|| ImageError::LibraryNotFound(library_ref.name.clone()))?;
-    let source = ctx.sources.source_for(library.uuid(), library.source())?;
+    let source = ctx
+        .sources
+        .source_for(library.scope(), library.uuid(), library.source())?;
     let info = ItemInfo {
         id: item.uuid().to_string(),
         name: status.name.clone().unwrap_or_default(),

@@ -202,7 +202,9 @@ pub fn backoff(failures: u32, cap: Duration) -> Duration {
 async fn sync_once<L: LibraryKind>(lib: &L, state: &SyncContext<L>) -> Result<usize, SyncError> {
     let ctx = &state.ctx;
     tracing::debug!(library = %lib.name_any(), "listing library");
-    let source = ctx.sources.source_for(lib.uuid(), lib.source())?;
+    let source = ctx
+        .sources
+        .source_for(lib.scope(), lib.uuid(), lib.source())?;
     let listing = tokio::time::timeout(ctx.settings.list_timeout, async {
         let info = source.library().await?;
         let items = source.list_items().await?;
