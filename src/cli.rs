@@ -269,6 +269,7 @@ impl RunArgs {
                 concurrency: self.concurrency.max(1),
                 list_timeout: self.list_timeout,
                 fetch_timeout: self.fetch_timeout,
+                watch_namespace: self.watch_namespace.clone(),
                 ..Settings::default()
             },
             metrics_addr: self.metrics_addr,

@@ -11,7 +11,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 
-
 #[derive(Clone)]
 struct AppState {
     registry: Arc<Registry>,

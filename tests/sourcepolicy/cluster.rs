@@ -17,6 +17,11 @@ use crate::{common, support};
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// One operator at a time: `--watch-namespace` limits the sync controller, but the image
+/// controller watches items everywhere, so two operators with different policies would judge
+/// each other's items.
+static ONE_OPERATOR: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `vmi-operator run` with exactly the given flags (no test defaults), killed when dropped.
 struct Operator {
     child: Child,
@@ -110,6 +115,7 @@ async fn warning_reasons(client: &Client, ns: &str, lib: &str) -> Vec<String> {
 /// never a connection).
 #[tokio::test]
 async fn refusals_of_the_default_policy_are_conditions_and_events() {
+    let _one = ONE_OPERATOR.lock().await;
     let client = common::client().await;
     let (ns, kubeconfig) = fault_support::operator_namespace(&client, "srcpolicy").await;
     let root = tempfile::tempdir().unwrap();
@@ -188,6 +194,7 @@ async fn snapshot(client: &Client, ns: &str, lib: &str) -> Snapshot {
 /// listing takes longer than its sync interval is listed by one sync at a time.
 #[tokio::test]
 async fn source_faults_delete_nothing_say_why_and_recover() {
+    let _one = ONE_OPERATOR.lock().await;
     let client = common::client().await;
     let (ns, kubeconfig) = fault_support::operator_namespace(&client, "srcfaults").await;
     let root = tempfile::tempdir().unwrap();

@@ -10,9 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use vmi_operator::source::policy::AllowEntry;
-use vmi_operator::source::{
-    LibrarySource, Scope, SourceError, SourcePolicy, SourceRegistry, TlsOptions,
-};
+use vmi_operator::source::{Scope, SourceError, SourcePolicy, SourceRegistry, TlsOptions};
 
 use crate::fault_support::{self, ItemSpec, LibraryWriter};
 use crate::netns::NetPair;

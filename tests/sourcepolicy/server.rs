@@ -155,7 +155,8 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
             InFlight(stats)
         });
         let mode = *shared.mode.lock().unwrap();
-        if let Some(location) = shared.redirects.lock().unwrap().get(&path).cloned() {
+        let redirect = shared.redirects.lock().unwrap().get(&path).cloned();
+        if let Some(location) = redirect {
             let answer =
                 format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n");
             if stream.write_all(answer.as_bytes()).await.is_err() {
@@ -192,7 +193,9 @@ async fn handle(mut stream: TcpStream, shared: Arc<Shared>) {
                 let _ = stream.write_all(head.as_bytes()).await;
                 let _ = stream.write_all(&body[..body.len() / 2]).await;
                 let _ = stream.flush().await;
-                // SO_LINGER 0: closing sends RST instead of FIN.
+                // SO_LINGER 0: closing sends RST instead of FIN (and, with a zero linger, never
+                // blocks the thread, which is what the deprecation warns of).
+                #[allow(deprecated)]
                 let _ = stream.set_linger(Some(Duration::ZERO));
                 return;
             }
