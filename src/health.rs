@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 
+
 #[derive(Clone)]
 struct AppState {
     registry: Arc<Registry>,

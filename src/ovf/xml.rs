@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use roxmltree::{Document, Node, ParsingOptions};
 
-use super::MAX_DESCRIPTOR_BYTES;
 use super::OvfError;
+use super::MAX_DESCRIPTOR_BYTES;
 
 pub(crate) const OVF1: &str = "http://schemas.dmtf.org/ovf/envelope/1";
 pub(crate) const OVF2: &str = "http://schemas.dmtf.org/ovf/envelope/2";

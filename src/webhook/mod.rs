@@ -76,7 +76,7 @@ pub mod metrics;
 pub mod resolve;
 pub mod server;
 
-pub use index::{ImageIndex, ImageInfo, IndexView, IndexedKind};
+pub use index::{ImageIndex, ImageInfo, IndexedKind, IndexView};
 pub use metrics::WebhookMetrics;
 pub use resolve::{
     ANNOTATION_REQUIRED_CAPABILITIES, ANNOTATION_SKIP_IMAGE_CHECKS, Admit, Refusal, VmImageFields,

@@ -13,7 +13,7 @@ use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
 use serde_json::{Value, json};
 
-use super::index::{ImageInfo, IndexView, IndexedKind};
+use super::index::{ImageInfo, IndexedKind, IndexView};
 use crate::api::{ImageRef, VirtualMachine};
 use crate::vmi_id::IMAGE_PREFIX;
 
@@ -338,8 +338,7 @@ fn target(
             let refusal = Refusal::ImageRefNotFound {
                 kind,
                 name: quoted(&given.name),
-                namespace: (kind == IndexedKind::VirtualMachineImage)
-                    .then(|| namespace.to_string()),
+                namespace: (kind == IndexedKind::VirtualMachineImage).then(|| namespace.to_string()),
             };
             if vm.skip_image_checks() {
                 warnings.push(skipped_warning(&refusal));
