@@ -83,8 +83,10 @@ up() {
   stop_pid "$DEMO/operator.pid"
   local webhook_port metrics_port
   webhook_port=$(free_port); metrics_port=$(free_port)
+  # The demo's namespaced library is served on loopback, which tenants may not reach by default.
   "$bin" run --webhook-addr "127.0.0.1:$webhook_port" --webhook-cert-dir "$DEMO/webhook-certs" \
-    --metrics-addr "127.0.0.1:$metrics_port" --sync-interval 30s >"$DEMO/operator.log" 2>&1 &
+    --metrics-addr "127.0.0.1:$metrics_port" --sync-interval 30s \
+    --source-allow-loopback >"$DEMO/operator.log" 2>&1 &
   echo $! > "$DEMO/operator.pid"
   for _ in $(seq 120); do curl -fs "http://127.0.0.1:$metrics_port/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
 

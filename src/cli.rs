@@ -25,6 +25,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the operator: sync and image controllers, admission webhook, metrics and health.
+    #[command(after_help = RUN_LIMITS)]
     Run(Box<RunArgs>),
     /// Print the image status an OVF descriptor or OVA archive would give (file path or URL).
     Inspect {
@@ -85,12 +86,6 @@ pub struct RunArgs {
     /// How often each library is listed again.
     #[arg(long, env = "VMI_SYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub sync_interval: Duration,
-    /// How long one listing of a library may take before the sync fails with SourceTimeout.
-    #[arg(long, env = "VMI_LIST_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
-    pub list_timeout: Duration,
-    /// How long fetching one OVF descriptor may take before the image fails with OVFFetchTimeout.
-    #[arg(long, env = "VMI_FETCH_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
-    pub fetch_timeout: Duration,
     /// Reconciles running at once per controller.
     #[arg(long, env = "VMI_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
@@ -137,6 +132,79 @@ pub struct RunArgs {
     /// How long start-up waits for the CRDs to be established.
     #[arg(long, default_value = "120s", value_parser = parse_duration)]
     pub crd_wait: Duration,
+    /// How long one listing of a library (library document and every item) may take.
+    #[arg(long, env = "VMI_LIST_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub list_timeout: Duration,
+    /// How long fetching one OVF descriptor (from an .ovf, or out of an .ova) may take.
+    #[arg(long, env = "VMI_FETCH_TIMEOUT", default_value = "2m", value_parser = parse_duration)]
+    pub fetch_timeout: Duration,
+    /// Connecting (TCP and TLS) to a published library must finish within this.
+    #[arg(long, env = "VMI_SOURCE_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub source_connect_timeout: Duration,
+    /// A published library that sends nothing for this long is cut off (also mid-body: a
+    /// byte-a-second server is bounded by --list-timeout and --fetch-timeout).
+    #[arg(long, env = "VMI_SOURCE_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub source_read_timeout: Duration,
+    /// spec.source schemes ClusterContentLibraries may use (comma separated, or none).
+    #[arg(long, env = "VMI_SOURCE_CLUSTER_SCHEMES", default_value = crate::source::policy::DEFAULT_CLUSTER_SCHEMES, value_parser = parse_scheme_list)]
+    pub source_cluster_schemes: SchemeList,
+    /// spec.source schemes namespaced ContentLibraries may use (comma separated, or none).
+    /// file:// reads the operator's file system for whoever may create a ContentLibrary.
+    #[arg(long, env = "VMI_SOURCE_NAMESPACED_SCHEMES", default_value = crate::source::policy::DEFAULT_NAMESPACED_SCHEMES, value_parser = parse_scheme_list)]
+    pub source_namespaced_schemes: SchemeList,
+    /// Sources namespaced ContentLibraries may use, comma separated: URL prefixes
+    /// (https://images.example.com/team-a/) or hosts (images.example.com, *.example.com).
+    /// Empty: any source that passes the address rules.
+    #[arg(long, env = "VMI_SOURCE_ALLOWED_PREFIXES", default_value = "", value_parser = parse_allow_list)]
+    pub source_allowed_prefixes: AllowList,
+    /// Let namespaced ContentLibraries reach loopback and unspecified addresses (127.0.0.0/8,
+    /// ::1, 0.0.0.0, ::).
+    #[arg(long, env = "VMI_SOURCE_ALLOW_LOOPBACK")]
+    pub source_allow_loopback: bool,
+    /// Let namespaced ContentLibraries reach link-local addresses (169.254.0.0/16, fe80::/10:
+    /// cloud metadata services).
+    #[arg(long, env = "VMI_SOURCE_ALLOW_LINK_LOCAL")]
+    pub source_allow_link_local: bool,
+    /// Let namespaced ContentLibraries reach the pod's own addresses (POD_IP, POD_IPS, and the
+    /// addresses of its interfaces: its metrics and webhook ports).
+    #[arg(long, env = "VMI_SOURCE_ALLOW_POD_ADDRESSES")]
+    pub source_allow_pod_addresses: bool,
+}
+
+/// What `run --help` says about the limits that are not flags (a test keeps it in step with the
+/// constants).
+pub const RUN_LIMITS: &str = "\
+Fixed limits (not flags):
+  vCenter: connect 10s, a read stalled 30s, one API call 60s, preparing a download 120s
+  one published-library document or file download (lib.json, items.json, item.json, .ovf, .mf): 180s
+  streaming an .ova to its descriptor: 1h (and --fetch-timeout)
+  sizes: a listing document (items.json, a vCenter listing) 64 MiB, an OVF descriptor 32 MiB,
+  a manifest 1 MiB, an .ova 64 GiB
+  redirects: at most 5, on the library's own origin, each checked by the source policy
+
+Source policy: namespaced libraries are held to --source-namespaced-schemes,
+--source-allowed-prefixes and the address rules (loopback, link-local and the pod's own
+addresses are refused unless allowed). Cluster-scoped libraries are held to
+--source-cluster-schemes. Libraries read from the vCenter are not subject to the policy.";
+
+/// A scheme list flag (`file,http,https`).
+#[derive(Clone, Debug)]
+pub struct SchemeList(pub Vec<String>);
+
+fn parse_scheme_list(s: &str) -> Result<SchemeList, String> {
+    crate::source::policy::parse_schemes(s).map(SchemeList)
+}
+
+/// A list of allowed sources (prefixes or hosts).
+#[derive(Clone, Debug)]
+pub struct AllowList(pub Vec<crate::source::policy::AllowEntry>);
+
+fn parse_allow_list(s: &str) -> Result<AllowList, String> {
+    s.split(',')
+        .filter(|e| !e.trim().is_empty())
+        .map(crate::source::policy::AllowEntry::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map(AllowList)
 }
 
 /// `30s`, `5m`, `1h`, `250ms`, or plain seconds.
@@ -223,6 +291,18 @@ impl RunArgs {
             },
             instance,
             crd_wait: self.crd_wait,
+            source_policy: crate::source::SourcePolicy {
+                cluster_schemes: self.source_cluster_schemes.0.clone(),
+                namespaced_schemes: self.source_namespaced_schemes.0.clone(),
+                namespaced_allowed: self.source_allowed_prefixes.0.clone(),
+                allow_loopback: self.source_allow_loopback,
+                allow_link_local: self.source_allow_link_local,
+                allow_pod_addresses: self.source_allow_pod_addresses,
+                pod_addresses: crate::source::policy::pod_addresses_from_env(),
+                connect_timeout: self.source_connect_timeout,
+                read_timeout: self.source_read_timeout,
+                static_hosts: Default::default(),
+            },
         })
     }
 }
@@ -323,6 +403,7 @@ pub fn inspect_document(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::http;
 
     fn config(flags: &[&str]) -> OperatorConfig {
         let mut argv = vec!["vmi-operator", "run"];
@@ -365,5 +446,109 @@ mod tests {
             config(&["--watch-namespace="]).settings.watch_namespace,
             None
         );
+    }
+
+
+    /// RUN_LIMITS states the constants as they are.
+    #[test]
+    fn stated_limits_match_the_constants() {
+        let secs = |d: Duration| format!("{}s", d.as_secs());
+        let mib = |b: u64| format!("{} MiB", b / (1024 * 1024));
+        for (what, stated) in [
+            (
+                "connect",
+                format!("connect {}", secs(http::CONNECT_TIMEOUT)),
+            ),
+            (
+                "read",
+                format!("a read stalled {}", secs(http::READ_TIMEOUT)),
+            ),
+            ("api", format!("one API call {}", secs(http::API_TIMEOUT))),
+            (
+                "prepare",
+                format!(
+                    "preparing a download {}",
+                    secs(crate::source::vsphere::download::PREPARE_TIMEOUT)
+                ),
+            ),
+            (
+                "download",
+                format!(".mf): {}", secs(http::DOWNLOAD_TIMEOUT)),
+            ),
+            (
+                "ova",
+                format!("descriptor: {}h", http::OVA_TIMEOUT.as_secs() / 3600),
+            ),
+            (
+                "listing",
+                format!("vCenter listing) {}", mib(crate::source::MAX_LISTING_BYTES)),
+            ),
+            (
+                "descriptor",
+                format!("descriptor {}", mib(crate::source::MAX_DESCRIPTOR_BYTES)),
+            ),
+            (
+                "manifest",
+                format!("manifest {}", mib(crate::ovf::manifest::MAX_MANIFEST_BYTES)),
+            ),
+            (
+                "ova size",
+                format!(
+                    "an .ova {} GiB",
+                    crate::source::ova_stream::MAX_OVA_BYTES >> 30
+                ),
+            ),
+        ] {
+            assert!(
+                RUN_LIMITS.contains(&stated),
+                "{what}: {stated:?} not in RUN_LIMITS"
+            );
+        }
+    }
+
+    /// Every timeout and policy flag shows its default in `run --help`.
+    #[test]
+    fn help_states_every_default() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let run = cmd.find_subcommand_mut("run").unwrap();
+        let help = run.render_long_help().to_string();
+        for needle in [
+            "--list-timeout <LIST_TIMEOUT>",
+            "[default: 5m]",
+            "[default: 2m]",
+            "[default: 10s]",
+            "[default: 30s]",
+            "[default: file,http,https]",
+            "[default: http,https]",
+            "--source-allowed-prefixes",
+            "--source-allow-loopback",
+            "--source-allow-link-local",
+            "--source-allow-pod-addresses",
+            "Fixed limits",
+        ] {
+            assert!(
+                help.contains(needle),
+                "{needle:?} missing from run --help:\n{help}"
+            );
+        }
+    }
+
+    /// The flags' defaults are the secure default policy.
+    #[test]
+    fn default_flags_are_the_default_policy() {
+        let cli = Cli::try_parse_from(["vmi-operator", "run"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        let config = args.config().unwrap();
+        let policy = config.source_policy;
+        let default = crate::source::SourcePolicy::default();
+        assert_eq!(policy.cluster_schemes, default.cluster_schemes);
+        assert_eq!(policy.namespaced_schemes, ["http", "https"]);
+        assert!(policy.namespaced_allowed.is_empty());
+        assert!(!policy.allow_loopback && !policy.allow_link_local && !policy.allow_pod_addresses);
+        assert_eq!(policy.connect_timeout, http::CONNECT_TIMEOUT);
+        assert_eq!(policy.read_timeout, http::READ_TIMEOUT);
     }
 }

@@ -23,6 +23,8 @@ pub trait LibraryKind: Kind {
     type Item: ItemKind;
     fn uuid(&self) -> &str;
     fn source(&self) -> Option<&str>;
+    /// Who may create it, for the source policy: a tenant (namespaced) or a cluster admin.
+    fn scope(&self) -> crate::source::Scope;
     fn library_status(&self) -> Option<&ContentLibraryStatus>;
     /// A patch object carrying only `status`.
     fn status_patch(status: ContentLibraryStatus) -> Self;
@@ -79,7 +81,7 @@ cluster_api!(ClusterContentLibraryItem);
 cluster_api!(ClusterVirtualMachineImage);
 
 macro_rules! library_kind {
-    ($lib:ty, $item:ty) => {
+    ($lib:ty, $item:ty, $scope:expr) => {
         impl LibraryKind for $lib {
             type Item = $item;
             fn uuid(&self) -> &str {
@@ -87,6 +89,9 @@ macro_rules! library_kind {
             }
             fn source(&self) -> Option<&str> {
                 self.spec.source.as_deref()
+            }
+            fn scope(&self) -> crate::source::Scope {
+                $scope
             }
             fn library_status(&self) -> Option<&ContentLibraryStatus> {
                 self.status.as_ref()
@@ -101,8 +106,16 @@ macro_rules! library_kind {
     };
 }
 
-library_kind!(ContentLibrary, ContentLibraryItem);
-library_kind!(ClusterContentLibrary, ClusterContentLibraryItem);
+library_kind!(
+    ContentLibrary,
+    ContentLibraryItem,
+    crate::source::Scope::Namespaced
+);
+library_kind!(
+    ClusterContentLibrary,
+    ClusterContentLibraryItem,
+    crate::source::Scope::Cluster
+);
 
 macro_rules! item_kind {
     ($item:ty, $spec:ident, $lib:ty, $image:ty) => {

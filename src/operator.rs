@@ -34,6 +34,8 @@ pub struct OperatorConfig {
     pub instance: String,
     /// How long start-up waits for the CRDs to be established.
     pub crd_wait: Duration,
+    /// What published libraries may reach.
+    pub source_policy: crate::source::SourcePolicy,
 }
 
 /// Lease-based leader election settings.
@@ -117,7 +119,10 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
         Some(vc) => Some(crate::source::VsphereClient::new(vc)?),
         None => None,
     };
-    let sources = Arc::new(SourceRegistry::new(vcenter, config.published_tls.clone()));
+    let sources = Arc::new(
+        SourceRegistry::new(vcenter, config.published_tls.clone())
+            .with_policy(config.source_policy.clone()),
+    );
     let ctx = Arc::new(Context::new(
         client.clone(),
         metrics,

@@ -15,7 +15,9 @@ pub async fn descriptor<L: LibraryKind>(
     uuid: &str,
     status: &ContentLibraryItemStatus,
 ) -> Result<OvfInfo, ImageError> {
-    let source = ctx.sources.source_for(library.uuid(), library.source())?;
+    let source = ctx
+        .sources
+        .source_for(library.scope(), library.uuid(), library.source())?;
     let files = status
         .file_info
         .iter()

@@ -56,12 +56,27 @@ pub(crate) fn build_client(
     tls: &TlsOptions,
     redirect: reqwest::redirect::Policy,
 ) -> Result<reqwest::Client, SourceError> {
+    build_client_with(tls, redirect, CONNECT_TIMEOUT, READ_TIMEOUT, None)
+}
+
+/// [`build_client`] with other timeouts, and a resolver (the source policy's, which lets the
+/// client connect only to addresses it checked).
+pub(crate) fn build_client_with(
+    tls: &TlsOptions,
+    redirect: reqwest::redirect::Policy,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    resolver: Option<std::sync::Arc<super::policy::PolicyResolver>>,
+) -> Result<reqwest::Client, SourceError> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .read_timeout(READ_TIMEOUT)
+        .connect_timeout(connect_timeout)
+        .read_timeout(read_timeout)
         .redirect(redirect)
         .user_agent(concat!("vmi-operator/", env!("CARGO_PKG_VERSION")));
+    if let Some(resolver) = resolver {
+        builder = builder.dns_resolver(resolver);
+    }
     if tls.insecure_skip_verify {
         tracing::warn!(
             "TLS certificate verification is off for a library source (insecure_skip_verify)"
@@ -104,6 +119,10 @@ pub(crate) fn redact(url: &Url) -> String {
 /// A transport failure as a source error. reqwest's own message names the URL it was given;
 /// we drop that and name the redacted one.
 pub(crate) fn unreachable(url: &Url, err: reqwest::Error) -> SourceError {
+    // A refusal of the source policy's resolver or redirect check, wrapped by reqwest.
+    if let Some(refused) = super::PolicyError::find(&err) {
+        return SourceError::Policy(refused);
+    }
     let timeout = err.is_timeout();
     let err = err.without_url();
     let mut message = chain(&err);

@@ -8,14 +8,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-mod http;
-mod ova_stream;
+pub(crate) mod http;
+pub(crate) mod ova_stream;
+pub mod policy;
 pub mod published;
 mod registry;
 mod verify;
 pub mod vsphere;
 
 pub use http::TlsOptions;
+pub use policy::{PolicyError, Scope, SourcePolicy};
 pub use published::PublishedSource;
 pub use registry::SourceRegistry;
 pub use vsphere::{VsphereClient, VsphereConfig, VsphereLibrary};
@@ -107,6 +109,9 @@ pub enum SourceError {
     /// descriptor must not be used.
     #[error("item {item} is not security compliant: {message}")]
     NotCompliant { item: String, message: String },
+    /// The source policy refuses the URL; nothing was read or sent.
+    #[error("refused by the source policy: {0}")]
+    Policy(#[from] PolicyError),
 }
 
 impl SourceError {
@@ -123,6 +128,7 @@ impl SourceError {
             SourceError::TooLarge { .. } => "SourceTooLarge",
             SourceError::Config(_) => "SourceMisconfigured",
             SourceError::NotCompliant { .. } => "ItemNotSecurityCompliant",
+            SourceError::Policy(e) => e.reason(),
         }
     }
 }

@@ -185,7 +185,10 @@ impl<L: LibraryKind> SyncReconciler<L> {
     async fn sync_once(&self, lib: &L) -> Result<usize, SyncError> {
         let settings = &self.ctx.settings;
         tracing::debug!("listing library");
-        let source = self.ctx.sources.source_for(lib.uuid(), lib.source())?;
+        let source = self
+            .ctx
+            .sources
+            .source_for(lib.scope(), lib.uuid(), lib.source())?;
         let listing = tokio::time::timeout(settings.list_timeout, async {
             let info = source.library().await?;
             let items = source.list_items().await?;

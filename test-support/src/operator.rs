@@ -91,6 +91,14 @@ pub fn one_operator_test() -> OneOperatorTest {
     }
 }
 
+/// The source policy of the operators the tests run: their namespaced libraries are folders
+/// (file://) and web servers on loopback, which the default policy refuses to tenants.
+pub const TEST_SOURCE_POLICY: &[&str] = &[
+    "--source-namespaced-schemes",
+    "file,http,https",
+    "--source-allow-loopback",
+];
+
 /// The operator binary running as a child process; killed when dropped.
 pub struct OperatorProcess {
     pub child: Child,
@@ -114,6 +122,7 @@ impl OperatorProcess {
                 "--log-level",
                 "info,vmi_operator=debug,kube_runtime=debug",
             ])
+            .args(TEST_SOURCE_POLICY)
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env_remove("VMI_VCENTER_URL")

@@ -6,6 +6,7 @@ mod api_e2e;
 mod cluster_smoke;
 mod ha_e2e;
 mod operator_e2e;
+mod sourcepolicy;
 mod vcsim_e2e;
 mod watch_namespace;
 mod webhook_e2e;

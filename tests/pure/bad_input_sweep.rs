@@ -854,7 +854,10 @@ fn unusable_sources_are_refused_clearly() {
         ("https://exa mple.com/lib.json", "is not a URL"),
         ("file://relative/lib.json", "is not a local path"),
     ] {
-        let e = registry.source_for(LIB_ID, Some(raw)).err().expect(raw);
+        let e = registry
+            .source_for(vmi_operator::source::Scope::Cluster, LIB_ID, Some(raw))
+            .err()
+            .expect(raw);
         assert_eq!(e.reason(), "SourceMisconfigured", "{raw}: {e}");
         assert!(e.to_string().contains(message), "{raw}: {e}");
     }
@@ -871,7 +874,10 @@ fn unusable_sources_never_show_credentials() {
         "https://admin:s3cret@[::1/lib.json",
         "file://admin:s3cret@host/lib.json",
     ] {
-        let e = registry.source_for(LIB_ID, Some(raw)).err().expect(raw);
+        let e = registry
+            .source_for(vmi_operator::source::Scope::Cluster, LIB_ID, Some(raw))
+            .err()
+            .expect(raw);
         if e.reason() != "SourceMisconfigured" || e.to_string().contains("s3cret") {
             failures.push(format!("{raw}: {} {e}", e.reason()));
         }

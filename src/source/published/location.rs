@@ -9,6 +9,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use percent_encoding::percent_decode_str;
 use reqwest::redirect::{Attempt, Policy};
@@ -17,6 +18,7 @@ use url::Url;
 use std::time::Duration;
 
 use crate::source::http::{self, DOWNLOAD_TIMEOUT, OVA_TIMEOUT, TlsOptions};
+use crate::source::policy::{PolicyResolver, Scope, SourcePolicy};
 use crate::source::{SourceError, ova_stream};
 
 use super::format::LIB_FILE;
@@ -28,6 +30,21 @@ pub(crate) struct Location {
     /// The `lib.json` URL, without user info. Hrefs are resolved against it.
     lib_url: Url,
     transport: Transport,
+    /// The source policy every URL read is checked against (None: the caller is its own admin).
+    guard: Option<Guard>,
+}
+
+/// The source policy and the scope of the library it applies to.
+#[derive(Clone)]
+pub(crate) struct Guard {
+    pub policy: Arc<SourcePolicy>,
+    pub scope: Scope,
+}
+
+impl Guard {
+    fn check(&self, url: &Url) -> Result<(), SourceError> {
+        Ok(self.policy.check_url(self.scope, url)?)
+    }
 }
 
 enum Transport {
@@ -43,7 +60,15 @@ enum Transport {
 impl Location {
     /// `url` names `lib.json` or the directory holding it (a `file://` directory, or an http URL
     /// ending in `/`).
-    pub(crate) fn new(url: Url, tls: &TlsOptions) -> Result<Self, SourceError> {
+    pub(crate) fn new(
+        url: Url,
+        tls: &TlsOptions,
+        guard: Option<Guard>,
+    ) -> Result<Self, SourceError> {
+        // Before anything, even a stat of a path, is done for it.
+        if let Some(guard) = &guard {
+            guard.check(&url)?;
+        }
         match url.scheme() {
             "file" => {
                 let path = url
@@ -65,6 +90,7 @@ impl Location {
                 Ok(Location {
                     lib_url,
                     transport: Transport::File { root },
+                    guard,
                 })
             }
             "http" | "https" if url.host_str().is_some() => {
@@ -86,10 +112,11 @@ impl Location {
                         .join(LIB_FILE)
                         .expect("a file name joins any http URL");
                 }
-                let client = http::build_client(tls, Policy::custom(same_origin_redirects))?;
+                let client = http_client(tls, guard.as_ref())?;
                 Ok(Location {
                     lib_url,
                     transport: Transport::Http { client, auth },
+                    guard,
                 })
             }
             _ => Err(SourceError::Config(format!(
@@ -142,6 +169,7 @@ impl Location {
         limit: u64,
         what: &str,
     ) -> Result<Option<Vec<u8>>, SourceError> {
+        self.check(url)?;
         match &self.transport {
             Transport::File { root } => {
                 let read = async {
@@ -172,6 +200,7 @@ impl Location {
         item: &str,
         url: &Url,
     ) -> Result<Option<Vec<u8>>, SourceError> {
+        self.check(url)?;
         match &self.transport {
             Transport::File { root } => {
                 let read = async {
@@ -191,6 +220,15 @@ impl Location {
                     .await
                     .map(Some)
             }
+        }
+    }
+
+    /// Every URL read is checked, not only the library's: an href may name another path of the
+    /// same origin than an allowed prefix covers.
+    fn check(&self, url: &Url) -> Result<(), SourceError> {
+        match &self.guard {
+            Some(guard) => guard.check(url),
+            None => Ok(()),
         }
     }
 
@@ -225,6 +263,35 @@ async fn with_timeout<T>(
             message: format!("reading did not finish within {limit:?}"),
         })
     })
+}
+
+/// The HTTP client of a library: same-origin redirects, each checked by the policy again; under
+/// address rules, a resolver that lets it connect only to checked addresses.
+fn http_client(tls: &TlsOptions, guard: Option<&Guard>) -> Result<reqwest::Client, SourceError> {
+    let Some(guard) = guard else {
+        return http::build_client(tls, Policy::custom(same_origin_redirects));
+    };
+    let checked = guard.clone();
+    let redirect = Policy::custom(move |attempt| {
+        // The policy's refusal first, so its reason is the one the library shows.
+        if let Err(refused) = checked.policy.check_url(checked.scope, attempt.url()) {
+            return attempt.error(refused);
+        }
+        same_origin_redirects(attempt)
+    });
+    let resolver = guard.policy.checks_addresses(guard.scope).then(|| {
+        Arc::new(PolicyResolver {
+            policy: guard.policy.clone(),
+            scope: guard.scope,
+        })
+    });
+    http::build_client_with(
+        tls,
+        redirect,
+        guard.policy.connect_timeout,
+        guard.policy.read_timeout,
+        resolver,
+    )
 }
 
 fn same_origin_redirects(attempt: Attempt<'_>) -> reqwest::redirect::Action {
@@ -314,6 +381,7 @@ mod tests {
         Location::new(
             Url::from_directory_path(dir).unwrap(),
             &TlsOptions::default(),
+            None,
         )
         .unwrap()
     }
@@ -343,7 +411,7 @@ mod tests {
     fn http_hrefs_stay_on_origin() {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let url = Url::parse("https://user:pw@lib.example.com/images/lib.json").unwrap();
-        let loc = Location::new(url, &TlsOptions::default()).unwrap();
+        let loc = Location::new(url, &TlsOptions::default(), None).unwrap();
         assert_eq!(
             loc.lib_url().as_str(),
             "https://lib.example.com/images/lib.json"
@@ -369,13 +437,15 @@ mod tests {
         let loc = Location::new(
             Url::parse("http://h:8080/lib/").unwrap(),
             &TlsOptions::default(),
+            None,
         )
         .unwrap();
         assert_eq!(loc.lib_url().as_str(), "http://h:8080/lib/lib.json");
         assert!(
             Location::new(
                 Url::parse("ftp://h/lib.json").unwrap(),
-                &TlsOptions::default()
+                &TlsOptions::default(),
+                None
             )
             .is_err()
         );

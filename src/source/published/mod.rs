@@ -15,7 +15,7 @@ pub mod format;
 mod location;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
@@ -23,6 +23,7 @@ use url::Url;
 
 use self::location::Location;
 use super::http::TlsOptions;
+use super::policy::{Scope, SourcePolicy};
 use super::verify::{self, MAX_MANIFEST_BYTES};
 use super::{
     ItemFile, ItemInfo, LibraryInfo, LibrarySource, MAX_DESCRIPTOR_BYTES, MAX_LISTING_BYTES,
@@ -52,7 +53,22 @@ impl PublishedSource {
     /// until the first call.
     pub fn new(url: Url, tls: TlsOptions) -> Result<Self, SourceError> {
         Ok(PublishedSource {
-            location: Location::new(url, &tls)?,
+            location: Location::new(url, &tls, None)?,
+            hrefs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A library of `scope` under the source `policy`: every URL it reads (`url` first, before
+    /// anything is opened) is checked, and a refusal is [`SourceError::Policy`].
+    pub fn with_policy(
+        url: Url,
+        tls: TlsOptions,
+        policy: Arc<SourcePolicy>,
+        scope: Scope,
+    ) -> Result<Self, SourceError> {
+        let guard = location::Guard { policy, scope };
+        Ok(PublishedSource {
+            location: Location::new(url, &tls, Some(guard))?,
             hrefs: Mutex::new(HashMap::new()),
         })
     }

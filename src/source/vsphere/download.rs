@@ -22,7 +22,7 @@ use crate::source::{MAX_DESCRIPTOR_BYTES, SourceError, ova_stream};
 const SESSION_PATH: &str = "/rest/com/vmware/content/library/item/download-session";
 const FILE_PATH: &str = "/rest/com/vmware/content/library/item/downloadsession/file";
 /// How long vCenter may take to prepare a file (it copies it from the datastore first).
-const PREPARE_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const PREPARE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The OVF descriptor of an item with these files: the `.ovf` (checked against a `.mf` when the
 /// item has one), or the descriptor inside an `.ova`.

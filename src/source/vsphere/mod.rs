@@ -9,7 +9,7 @@
 //! envelope and the download session flow are the same as vCenter's.
 
 mod api;
-mod download;
+pub(crate) mod download;
 mod library;
 
 use std::fmt;
