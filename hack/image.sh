@@ -25,7 +25,17 @@ if [[ $what == all || $what == pause ]]; then
   python3 "$ROOT/hack/image/oci-image.py" --out "$OUT/pause.tar" --name "$PAUSE_IMAGE" \
     --user 65535:65535 --entrypoint '["/pause"]' "/pause=$OUT/pause"
 fi
-if [[ $what == all || $what == operator ]]; then
+# Up to date: the archive is newer than everything it is built from (VMI_IMAGE_REBUILD=1 forces).
+fresh() { # archive inputs...
+  [[ -f $1 && -z ${VMI_IMAGE_REBUILD:-} ]] || return 1
+  local out=$1; shift
+  [[ -z $(find "$@" -newer "$out" -print -quit 2>/dev/null) ]]
+}
+if [[ $what == all || $what == operator ]] &&
+  fresh "$OUT/vmi-operator.tar" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" "$ROOT/src" "$ROOT/benches" \
+    "$ROOT/Dockerfile" "$ROOT/hack/image" "$ROOT/hack/image.sh"; then
+  log "$OUT/vmi-operator.tar is up to date"
+elif [[ $what == all || $what == operator ]]; then
   "$ROOT/hack/check-dockerfile.sh" "$ROOT/Dockerfile"
   bin=$CARGO_TARGET_DIR/$TARGET/release/vmi-operator
   [[ -x $bin ]] || { log "no musl build at $bin (the musl target could not be installed?)"; exit 1; }

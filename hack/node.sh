@@ -6,7 +6,7 @@
 # kubelet's kernel settings are bind-mounted over /proc/sys inside the mount namespace only).
 # The recipe and why each setting is there: ../shared/notes/node.md (containerd 1.6, cgroup v1).
 #
-# Usage: hack/node.sh up|down|status|import FILE.tar...|exec CMD...|kubectl ARGS...|helm ARGS...
+# Usage: hack/node.sh up|down|status|import FILE.tar...|exec CMD...|kubectl ARGS...|helm ARGS...|ctr ARGS...
 #   up        start (idempotent), import the images of `make image` (target/image/*.tar), wait for
 #             the node to be Ready.
 #   down      stop everything and remove the state: pods (cgroup tree), kubelet, containerd's shims
@@ -17,6 +17,7 @@
 #             that pods reach on the node IP, ...).
 #   kubectl   kubectl against the node (the same as `exec kubectl ...`).
 #   helm      helm against the node.
+#   ctr       ctr against the node's containerd (namespace k8s.io), e.g. `ctr images ls`.
 #
 # State: $VMI_NODE_DIR (default target/node): pki/, kubeconfig, logs/, pids/, env, etcd/,
 # containerd/, kubelet/, cni/. Addresses inside the namespace: node $NODE_IP (10.210.0.2, on a
@@ -522,5 +523,6 @@ case "$cmd" in
   exec) run_in_ns "$@" ;;
   kubectl) load_tools; run_in_ns "$VMI_KUBECTL" "$@" ;;
   helm) load_tools; run_in_ns "$VMI_HELM" "$@" ;;
-  *) echo "usage: $0 up|down|status|import FILE...|exec CMD...|kubectl ARGS...|helm ARGS..." >&2; exit 2 ;;
+  ctr) run_in_ns ctr --address "$SOCK" -n k8s.io "$@" ;;
+  *) echo "usage: $0 up|down|status|import FILE...|exec CMD...|kubectl ARGS...|helm ARGS...|ctr ARGS..." >&2; exit 2 ;;
 esac
