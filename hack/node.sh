@@ -309,7 +309,6 @@ maxPods: 40
 serializeImagePulls: false
 imageGCHighThresholdPercent: 100
 evictionHard: {memory.available: 50Mi, nodefs.available: 1%, imagefs.available: 1%}
-fileCheckFrequency: 0s
 EOF
   cat >"$DIR/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
