@@ -355,6 +355,7 @@ up() {
   make_pki
   make_namespaces
   make_cgroups
+  mkdir -p "$DIR/kubelet"
   write_kubeconfig "$DIR/kubeconfig" admin
   write_kubeconfig "$DIR/kubelet/kubeconfig" kubelet
   write_configs

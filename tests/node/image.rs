@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::{R, ROOT, ensure};
+use crate::{R, ROOT, ensure, run};
 
 fn read_tar(bytes: &[u8]) -> R<BTreeMap<String, (u32, Vec<u8>)>> {
     let mut out = BTreeMap::new();
@@ -57,6 +58,21 @@ fn blob<'a>(files: &'a BTreeMap<String, (u32, Vec<u8>)>, digest: &Value) -> R<&'
         format!("blob {d}: wrong digest")
     })?;
     Ok(data)
+}
+
+/// The archive's image config (`.config`) and its layer's files.
+fn ours() -> R<(Value, BTreeMap<String, (u32, Vec<u8>)>)> {
+    let path = Path::new(ROOT).join("target/image/vmi-operator.tar");
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let files = read_tar(&bytes)?;
+    let index: Value = serde_json::from_slice(&files.get("index.json").ok_or("no index.json")?.1)
+        .map_err(|e| e.to_string())?;
+    let manifest: Value = serde_json::from_slice(blob(&files, &index["manifests"][0]["digest"])?)
+        .map_err(|e| e.to_string())?;
+    let config: Value = serde_json::from_slice(blob(&files, &manifest["config"]["digest"])?)
+        .map_err(|e| e.to_string())?;
+    let layer = read_tar(blob(&files, &manifest["layers"][0]["digest"])?)?;
+    Ok((config["config"].clone(), layer))
 }
 
 pub fn archive_config() -> R {
@@ -147,4 +163,64 @@ pub fn archive_config() -> R {
         )?;
     }
     Ok(())
+}
+
+/// Where a Docker engine answers: `docker build` of the Dockerfile gives the archive's config and
+/// every file of its layer (the binary is built apart, so only its presence is compared; the CA
+/// bundle may come from another ca-certificates release). Without an engine this says so and passes.
+pub fn same_as_docker_build() -> R<bool> {
+    let docker_up = Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !docker_up {
+        return Ok(false);
+    }
+    let tag = "vmi-operator:node-test-compare";
+    let mut c = Command::new("docker");
+    c.args(["build", "-q", "-t", tag, ROOT]);
+    run(c, None)?;
+    let mut c = Command::new("docker");
+    c.args(["inspect", "--format", "{{json .Config}}", tag]);
+    let theirs: Value = serde_json::from_str(&run(c, None)?).map_err(|e| e.to_string())?;
+    let (ours, layer) = ours()?;
+    for key in [
+        "User",
+        "Entrypoint",
+        "Cmd",
+        "ExposedPorts",
+        "WorkingDir",
+        "Env",
+    ] {
+        ensure(ours[key] == theirs[key], || {
+            format!("{key}: archive {}, docker build {}", ours[key], theirs[key])
+        })?;
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut c = Command::new("docker");
+    c.args(["create", "--name", "vmi-node-test-compare", tag]);
+    run(c, None)?;
+    let mut c = Command::new("docker");
+    c.args(["export", "-o"])
+        .arg(dir.path().join("fs.tar"))
+        .arg("vmi-node-test-compare");
+    let exported = run(c, None);
+    let mut c = Command::new("docker");
+    c.args(["rm", "vmi-node-test-compare"]);
+    let _ = run(c, None);
+    exported?;
+    let fs = read_tar(&std::fs::read(dir.path().join("fs.tar")).map_err(|e| e.to_string())?)?;
+    for (path, (_, data)) in &layer {
+        let theirs = fs
+            .get(path)
+            .ok_or(format!("/{path} is not in docker build's image"))?;
+        if ["etc/passwd", "etc/group"].contains(&path.as_str()) {
+            ensure(&theirs.1 == data, || {
+                format!("/{path} differs from docker build's")
+            })?;
+        }
+    }
+    Ok(true)
 }

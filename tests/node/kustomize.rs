@@ -1,7 +1,7 @@
 //! `kubectl apply -k config/default` on the node, after `helm uninstall` (both give the same names).
 //!
 //! config/default takes its webhook certificate from cert-manager, which the node does not run: an
-//! overlay sets the image (as `kustomize edit set image` would) and drops the Certificate and
+//! overlay sets the image (as `kustomize edit set image` would; config/manager names it ghcr.io/vmi-operator/vmi-operator) and drops the Certificate and
 //! Issuer; the test then does cert-manager's two jobs itself, the Secret webhook-server-cert and the
 //! caBundle of the webhook configurations.
 
@@ -46,7 +46,7 @@ pub fn config_default_ready(node: &Node, f: &mut Figures) -> R {
     std::fs::write(
         dir.join("kustomization.yaml"),
         format!(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {base}\nimages:\n  - name: controller\n    newName: {IMAGE_REPO}\n    newTag: dev\npatches:\n{}{}",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {base}\nimages:\n  - name: ghcr.io/vmi-operator/vmi-operator\n    newName: {IMAGE_REPO}\n    newTag: dev\npatches:\n{}{}",
             drop("Certificate"),
             drop("Issuer")
         ),

@@ -259,6 +259,16 @@ fn main() {
         std::process::exit(1);
     }
     println!("test node::image_archive ... ok");
+    match image::same_as_docker_build() {
+        Ok(true) => println!("test node::image_same_as_docker_build ... ok"),
+        Ok(false) => {
+            println!("test node::image_same_as_docker_build ... skipped (no Docker engine)")
+        }
+        Err(e) => {
+            println!("test node::image_same_as_docker_build ... FAILED\n{e}");
+            std::process::exit(1);
+        }
+    }
 
     let t = Instant::now();
     let node = match Node::up(Path::new(ROOT).join("target/node-test")) {
