@@ -501,11 +501,12 @@ status() {
   return $ok
 }
 
-run_in_ns() { # command...: with the node's kubeconfig and tools first on PATH
+run_in_ns() { # command...: with the node's kubeconfig and tools first on PATH, in the caller's folder
+  # (entering a mount namespace moves to its root: --wd brings the command back)
   [[ -e /run/netns/$NETNS && -f $DIR/kubeconfig ]] || die "the node is not running (hack/node.sh up)"
   load_tools
   KUBECONFIG=$DIR/kubeconfig PATH="$(dirname "$VMI_KUBECTL"):$(dirname "$VMI_HELM"):$PATH" \
-    exec nsenter --net="/run/netns/$NETNS" --mount="$MNT" -- "$@"
+    exec nsenter --net="/run/netns/$NETNS" --mount="$MNT" --wd="$PWD" -- "$@"
 }
 
 cmd=${1:-}
