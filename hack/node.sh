@@ -432,7 +432,12 @@ stop_daemons() { # names...: SIGTERM to all at once, SIGKILL to those still ther
     any_alive "${pids[@]}" || break
     sleep 0.1
   done
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then
+      log "pid $p ($*) ignored SIGTERM for 10s: SIGKILL"
+      kill -9 "$p" 2>/dev/null || true
+    fi
+  done
 }
 
 cgroup_pids() { # every process in the node's cgroup tree
