@@ -89,8 +89,9 @@ pub fn probes_and_json_logs(node: &Node, _f: &mut Figures) -> R {
             "--raw",
             &format!("/api/v1/namespaces/{NS}/pods/{pod}:8080/proxy/metrics"),
         ])?;
-        ensure(metrics.contains("# TYPE"), || {
-            format!("{pod} /metrics is not Prometheus text: {metrics:.200}")
+        // OpenMetrics text: ends with "# EOF" (a replica that does not lead may have no series yet).
+        ensure(metrics.trim_end().ends_with("# EOF"), || {
+            format!("{pod} /metrics is not OpenMetrics text: {metrics:.200}")
         })?;
         let p = node.get(&["pod", "-n", NS, &pod])?;
         let restarts = &p["status"]["containerStatuses"][0]["restartCount"];

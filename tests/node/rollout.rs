@@ -131,11 +131,15 @@ pub fn leader_takeover(node: &Node, f: &mut Figures) -> R {
     let before = snapshot(node)?;
     // A new item, which only a leader's sync can turn into an image: the next leader must.
     publish(node, &["Photon D"])?;
-    let holder = lease_holder(node)?;
-    let pods = ready_pods(node)?;
-    ensure(pods.contains(&holder), || {
-        format!("holder {holder:?} is not a Ready pod of {pods:?}")
-    })?;
+    // Right after a rollout the Lease may be between holders: wait for one of the Ready pods.
+    let holder = wait_for(
+        "a Ready pod holding the Lease",
+        Duration::from_secs(60),
+        || {
+            let (h, pods) = (lease_holder(node)?, ready_pods(node)?);
+            Ok((pods.len() == 2 && pods.contains(&h)).then_some(h))
+        },
+    )?;
     let t = Instant::now();
     node.kubectl(&["delete", "pod", "-n", NS, &holder, "--wait=false"])?;
     let next = wait_for("a new Lease holder", Duration::from_secs(60), || {
