@@ -12,7 +12,10 @@ use sha2::{Digest, Sha256};
 
 use crate::{R, ROOT, ensure, run};
 
-fn read_tar(bytes: &[u8]) -> R<BTreeMap<String, (u32, Vec<u8>)>> {
+/// Path -> (mode, contents) of a tar's entries.
+type Files = BTreeMap<String, (u32, Vec<u8>)>;
+
+fn read_tar(bytes: &[u8]) -> R<Files> {
     let mut out = BTreeMap::new();
     let mut ar = tar::Archive::new(bytes);
     for e in ar.entries().map_err(|e| e.to_string())? {
@@ -48,7 +51,7 @@ fn dockerfile_final_stage() -> R<BTreeMap<String, String>> {
     Ok(stage)
 }
 
-fn blob<'a>(files: &'a BTreeMap<String, (u32, Vec<u8>)>, digest: &Value) -> R<&'a [u8]> {
+fn blob<'a>(files: &'a Files, digest: &Value) -> R<&'a [u8]> {
     let d = digest.as_str().ok_or("no digest")?;
     let hex = d.strip_prefix("sha256:").ok_or("not sha256")?;
     let (_, data) = files
@@ -61,7 +64,7 @@ fn blob<'a>(files: &'a BTreeMap<String, (u32, Vec<u8>)>, digest: &Value) -> R<&'
 }
 
 /// The archive's image config (`.config`) and its layer's files.
-fn ours() -> R<(Value, BTreeMap<String, (u32, Vec<u8>)>)> {
+fn ours() -> R<(Value, Files)> {
     let path = Path::new(ROOT).join("target/image/vmi-operator.tar");
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let files = read_tar(&bytes)?;

@@ -127,7 +127,9 @@ pub fn config_default_ready(node: &Node, f: &mut Figures) -> R {
             &format!("vmware-system-vmop-{kind}-webhook-configuration"),
             "--type=json",
             "-p",
-            &format!(r#"[{{"op":"add","path":"/webhooks/0/clientConfig/caBundle","value":"{ca}"}}]"#),
+            &format!(
+                r#"[{{"op":"add","path":"/webhooks/0/clientConfig/caBundle","value":"{ca}"}}]"#
+            ),
         ])?;
     }
     node.kubectl(&[
