@@ -47,7 +47,8 @@ cluster-status:
 test: lint tools
 	@mkdir -p "$$VMI_CLUSTER_DIR"; \
 	trap 'hack/cluster.sh down >>"$$VMI_CLUSTER_DIR/down.log" 2>&1 || true; \
-	  for d in target/fault-cluster/*/; do [ -d "$$d" ] && VMI_CLUSTER_DIR="$$PWD/$${d%/}" hack/cluster.sh down >/dev/null 2>&1; done; true' EXIT; \
+	  for d in target/fault-cluster/*/; do [ -d "$$d" ] && VMI_CLUSTER_DIR="$$PWD/$${d%/}" hack/cluster.sh down >/dev/null 2>&1; done; \
+	  [ -d target/node-test ] && VMI_NODE_DIR="$$PWD/target/node-test" hack/node.sh down >/dev/null 2>&1; true' EXIT; \
 	trap 'exit 130' INT TERM; \
 	hack/cluster.sh up; \
 	set -a; . "$$VMI_CLUSTER_DIR/env"; set +a; \
@@ -103,3 +104,28 @@ fuzz:
 
 fuzz-ci:
 	FUZZ_SANITIZER=none FUZZ_MINIMIZE=0 hack/fuzz.sh 30
+
+# The container images as OCI archives, without Docker (target/image: vmi-operator.tar, pause.tar);
+# a real node (hack/node.sh: kubelet, containerd, kube-proxy, the control plane, in namespaces of
+# its own); the demo on it: the chart installed with helm, its pods syncing a library.
+# `cargo test --test node` (part of make test) runs the chart on a node of its own (target/node-test).
+.PHONY: image node-up node-down node-status demo-node demo-node-down
+image:
+	hack/image.sh
+
+node-up:
+	hack/tools.sh node
+	hack/image.sh
+	hack/node.sh up
+
+node-down:
+	hack/node.sh down
+
+node-status:
+	hack/node.sh status
+
+demo-node:
+	hack/demo-node.sh up
+
+demo-node-down:
+	hack/demo-node.sh down

@@ -11,12 +11,18 @@ declare -A PKG=(
   [setsid]=util-linux [flock]=util-linux [base64]=coreutils [tr]=coreutils
   # make check-dockerfile-ci: the builder stage's musl build, and its static-binary check
   [musl-gcc]=musl-tools [file]=file
+  # hack/node.sh: a real node (containerd + runc, the CNI bridge plugins, kube-proxy's iptables)
+  [containerd]=containerd [ctr]=containerd [runc]=runc [iptables]=iptables [conntrack]=conntrack
+  [ip]=iproute2 [nsenter]=util-linux [unshare]=util-linux [gcc]=gcc
 )
 missing=()
 for cmd in "${!PKG[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKG[$cmd]}")
 done
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] || missing+=(containernetworking-plugins)
+# make image: the pause image's static C program links against glibc's static libc.
+[[ -f /usr/lib/x86_64-linux-gnu/libc.a || -f /usr/lib/$(uname -m)-linux-gnu/libc.a ]] || missing+=(libc6-dev)
 
 if ((${#missing[@]})); then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

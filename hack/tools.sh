@@ -2,9 +2,11 @@
 # Builds the test and demo tools from their Go modules and caches them by version outside the repo:
 #   kube-apiserver, kube-controller-manager, kubectl, etcd (one wrapper module over k8s.io/kubernetes),
 #   vcsim and govc (govmomi), helm; and cargo-fuzz (a cargo install, for `make fuzz` only).
-# Usage: hack/tools.sh [all|kube|vcsim|helm|cargo-fuzz|env]   prints nothing but progress.
+#   kubelet, kube-scheduler, kube-proxy (the same module and version: `node`, for hack/node.sh).
+# Usage: hack/tools.sh [all|kube|node|vcsim|helm|cargo-fuzz|env]   prints nothing but progress.
 # Override any tool with VMI_KUBE_APISERVER, VMI_KUBE_CONTROLLER_MANAGER, VMI_ETCD, VMI_KUBECTL,
-# VMI_VCSIM, VMI_GOVC, VMI_HELM (paths to binaries you already have), like envtest's assets directory.
+# VMI_VCSIM, VMI_GOVC, VMI_HELM, VMI_KUBELET, VMI_KUBE_SCHEDULER, VMI_KUBE_PROXY (paths to binaries you
+# already have), like envtest's assets directory.
 set -euo pipefail
 
 KUBE_VERSION=${KUBE_VERSION:-v1.36.3}
@@ -25,10 +27,52 @@ build_kube() {
     return 0
   fi
   mkdir -p "$out"
-  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
-  local staging=v0.${KUBE_VERSION#v1.}
   local mod; mod=$(mktemp -d)
   log "building Kubernetes $KUBE_VERSION tools (cold: 10-20 minutes) in $mod"
+  kube_module "$mod"
+  local cmd
+  # Each build is a command of its own: with `(build) && mv`, set -e would ignore a failed build.
+  for cmd in kube-apiserver kube-controller-manager kubectl; do
+    kube_go_build "$mod" "$out" "$cmd"
+  done
+  log "go build etcd"
+  (cd "$mod" && go build -trimpath -ldflags "-s -w" -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3)
+  mv "$out/etcd.tmp" "$out/etcd"
+  rm -rf "$mod"
+}
+
+# The node's binaries (hack/node.sh): the same wrapper module and version, in the same folder.
+build_kube_node() {
+  local out; out=$(kube_dir)
+  if [[ -x $out/kubelet && -x $out/kube-scheduler && -x $out/kube-proxy ]]; then
+    return 0
+  fi
+  mkdir -p "$out"
+  local mod; mod=$(mktemp -d)
+  log "building Kubernetes $KUBE_VERSION node tools (warm module cache: about 2 minutes) in $mod"
+  kube_module "$mod"
+  local cmd
+  for cmd in kube-scheduler kube-proxy kubelet; do
+    [[ -x $out/$cmd ]] || kube_go_build "$mod" "$out" "$cmd"
+  done
+  rm -rf "$mod"
+}
+
+kube_go_build() { # module-dir out-dir cmd
+  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+  local ld="-s -w" p
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  log "go build $3"
+  (cd "$1" && go build -trimpath -ldflags "$ld" -o "$2/$3.tmp" "k8s.io/kubernetes/cmd/$3")
+  mv "$2/$3.tmp" "$2/$3"
+}
+
+# The wrapper module over k8s.io/kubernetes (its staging modules replaced by their published versions).
+kube_module() { # dir
+  local mod=$1
+  local staging=v0.${KUBE_VERSION#v1.}
   local upstream
   upstream=$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
   {
@@ -54,23 +98,12 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 )
 GO
   (cd "$mod" && go mod tidy >/dev/null 2>&1 || true)
-  local ld="-s -w"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
-  done
-  # Each build is a command of its own: with `(build) && mv`, set -e would ignore a failed build.
-  for cmd in kube-apiserver kube-controller-manager kubectl; do
-    log "go build $cmd"
-    (cd "$mod" && go build -trimpath -ldflags "$ld" -o "$out/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd")
-    mv "$out/$cmd.tmp" "$out/$cmd"
-  done
-  log "go build etcd"
-  (cd "$mod" && go build -trimpath -ldflags "-s -w" -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3)
-  mv "$out/etcd.tmp" "$out/etcd"
-  rm -rf "$mod"
 }
 
 build_go_install() { # name version pkg...
@@ -129,6 +162,9 @@ print_env() {
   echo "VMI_KUBE_CONTROLLER_MANAGER=${VMI_KUBE_CONTROLLER_MANAGER:-$k/kube-controller-manager}"
   echo "VMI_KUBECTL=${VMI_KUBECTL:-$k/kubectl}"
   echo "VMI_ETCD=${VMI_ETCD:-$k/etcd}"
+  echo "VMI_KUBELET=${VMI_KUBELET:-$k/kubelet}"
+  echo "VMI_KUBE_SCHEDULER=${VMI_KUBE_SCHEDULER:-$k/kube-scheduler}"
+  echo "VMI_KUBE_PROXY=${VMI_KUBE_PROXY:-$k/kube-proxy}"
   echo "VMI_VCSIM=${VMI_VCSIM:-$CACHE/govmomi-$GOVMOMI_VERSION/vcsim}"
   echo "VMI_GOVC=${VMI_GOVC:-$CACHE/govmomi-$GOVMOMI_VERSION/govc}"
   echo "VMI_HELM=${VMI_HELM:-$CACHE/helm-$HELM_VERSION/helm}"
@@ -140,14 +176,18 @@ kube_overridden() {
   [[ -n ${VMI_KUBE_APISERVER:-} && -n ${VMI_KUBE_CONTROLLER_MANAGER:-} && -n ${VMI_KUBECTL:-} && -n ${VMI_ETCD:-} ]]
 }
 
+node_overridden() { [[ -n ${VMI_KUBELET:-} && -n ${VMI_KUBE_SCHEDULER:-} && -n ${VMI_KUBE_PROXY:-} ]]; }
+
 case "${1:-all}" in
   kube) kube_overridden || build_kube ;;
   vcsim) [[ -n ${VMI_VCSIM:-} ]] || build_vcsim ;;
   helm) [[ -n ${VMI_HELM:-} ]] || build_helm ;;
+  node) node_overridden || build_kube_node ;;
   all) kube_overridden || build_kube
        [[ -n ${VMI_VCSIM:-} ]] || build_vcsim
-       [[ -n ${VMI_HELM:-} ]] || build_helm ;;
+       [[ -n ${VMI_HELM:-} ]] || build_helm
+       node_overridden || build_kube_node ;;
   cargo-fuzz) [[ -n ${VMI_CARGO_FUZZ:-} ]] || build_cargo_fuzz ;;
   env) print_env ;;
-  *) echo "usage: $0 [all|kube|vcsim|helm|cargo-fuzz|env]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|kube|node|vcsim|helm|cargo-fuzz|env]" >&2; exit 2 ;;
 esac
