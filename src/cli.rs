@@ -448,7 +448,6 @@ mod tests {
         );
     }
 
-
     /// RUN_LIMITS states the constants as they are.
     #[test]
     fn stated_limits_match_the_constants() {

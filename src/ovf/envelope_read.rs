@@ -2,11 +2,11 @@
 
 use roxmltree::{Document, Node};
 
-use super::error::OvfError;
 use super::envelope::{
     Configuration, Disk, Envelope, FileRef, HardwareSection, Item, OperatingSystem, OvfVersion,
     ProductSection, Property, PropertyValue, VirtualSystem,
 };
+use super::error::OvfError;
 use super::xml::{self, OVF1, OVF2, OVF09, VMW};
 
 pub(crate) fn read(doc: &Document<'_>) -> Result<Envelope, OvfError> {

@@ -4,9 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::envelope::{Disk, Envelope, HardwareSection, Item, ProductSection, Property};
-use super::units::{self, Overflow};
 use super::error::OvfError;
 use super::model::{KeyValue, OvfDisk, OvfInfo, OvfProduct, OvfUserProperty};
+use super::units::{self, Overflow};
 use super::{guest, vapp};
 
 /// ProductSection property VM Operator's API names as the source of `status.capabilities`

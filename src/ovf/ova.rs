@@ -20,8 +20,8 @@ use std::io::{self, Read};
 
 use sha1::Digest;
 
-use super::xml::MAX_DESCRIPTOR_BYTES;
 use super::manifest::{self, Algorithm, MAX_MANIFEST_BYTES, ManifestEntry};
+use super::xml::MAX_DESCRIPTOR_BYTES;
 
 /// The OVF descriptor found in an OVA.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -227,7 +227,7 @@ fn disks(env: &Envelope) -> String {
         .disks
         .iter()
         .map(|d| {
-            let bytes = match vmi_operator::ovf::disk_capacity(&env, d) {
+            let bytes = match vmi_operator::ovf::disk_capacity(env, d) {
                 Ok(b) => b.to_string(),
                 Err(e) => format!("error {}", e.reason()),
             };

@@ -10,10 +10,10 @@ use k8s_openapi::api::core::v1::Event;
 use kube::Client;
 use kube::api::{Api, ListParams};
 
-use vmi_test_support::converge::{self, Snapshot};
-use vmi_test_support::library;
 use super::policy::fifo_has_reader;
 use super::server::{FaultServer, Mode};
+use vmi_test_support::converge::{self, Snapshot};
+use vmi_test_support::library;
 use vmi_test_support::{cluster, operator, serve, wait};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -224,8 +224,7 @@ async fn source_faults_delete_nothing_say_why_and_recover() {
     operator.wait_ready().await;
     let mut before = Vec::new();
     for (name, uuid) in names.iter().zip(&uuids) {
-        converge::wait_converged_for(&client, &ns, name, std::slice::from_ref(uuid), WAIT)
-            .await;
+        converge::wait_converged_for(&client, &ns, name, std::slice::from_ref(uuid), WAIT).await;
         wait_reason(&client, &ns, name, "True", &[]).await;
         before.push(snapshot(&client, &ns, name).await);
     }

@@ -29,10 +29,7 @@ use vmi_test_support::library::{self, LibraryWriter};
 /// A one-item published library in `dir` (item `<name>`), returning its writer and item UUID.
 pub fn one_item_library(dir: &Path, name: &str) -> (LibraryWriter, String) {
     let mut lib = LibraryWriter::new(dir);
-    let (href, size) = lib.file(
-        &format!("{name}/photon.ovf"),
-        &library::photon_descriptor(),
-    );
+    let (href, size) = lib.file(&format!("{name}/photon.ovf"), &library::photon_descriptor());
     let uuid = lib.ovf_items(name, 1, &href, size).remove(0);
     lib.write();
     (lib, uuid)

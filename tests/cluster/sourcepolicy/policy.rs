@@ -12,9 +12,9 @@ use std::time::Duration;
 use vmi_operator::source::policy::AllowEntry;
 use vmi_operator::source::{Scope, SourceError, SourcePolicy, SourceRegistry, TlsOptions};
 
-use vmi_test_support::library::{self, ItemSpec, LibraryWriter};
 use super::netns::NetPair;
 use super::server::{FaultServer, Stats};
+use vmi_test_support::library::{self, ItemSpec, LibraryWriter};
 
 const UUID: &str = "6f1a9a46-0c2b-4c1e-9d0a-1f5c3c1e0a01";
 
@@ -42,7 +42,6 @@ fn reason(r: Result<usize, SourceError>) -> String {
         Err(e) => format!("{}: {e}", e.reason()),
     }
 }
-
 
 /// Whether some process holds the FIFO open for reading (a writer's non-blocking open fails
 /// with ENXIO when none does).
