@@ -10,17 +10,11 @@ use url::Url;
 
 use super::SourceError;
 
-/// Connecting (TCP + TLS) must finish within this.
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// No single read may stall longer than this, even while streaming a large body.
-pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// A whole API call (JSON request and answer) must finish within this.
-pub(crate) const API_TIMEOUT: Duration = Duration::from_secs(60);
-/// A whole descriptor download must finish within this (32 MiB at a slow 200 KiB/s).
-pub(crate) const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(180);
-/// A whole OVA streamed through `read_ova` (several GiB) must finish within this; a stalled
-/// one fails sooner, on READ_TIMEOUT.
-pub(crate) const OVA_TIMEOUT: Duration = Duration::from_secs(3600);
+pub(crate) use super::limits::{
+    API_TIMEOUT, CONNECT_TIMEOUT, DOWNLOAD_TIMEOUT, OVA_TIMEOUT, READ_TIMEOUT,
+};
+pub(crate) use super::redact::redact;
+
 /// How much of an error body we quote in a message.
 const ERROR_BODY_QUOTE: usize = 300;
 
@@ -106,14 +100,6 @@ pub(crate) fn build_client_with(
     builder
         .build()
         .map_err(|e| SourceError::Config(format!("cannot build HTTP client: {}", chain(&e))))
-}
-
-/// The URL without user info, for messages.
-pub(crate) fn redact(url: &Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_password(None);
-    let _ = shown.set_username("");
-    shown.to_string()
 }
 
 /// A transport failure as a source error. reqwest's own message names the URL it was given;

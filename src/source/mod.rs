@@ -9,9 +9,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub(crate) mod http;
+mod limits;
 pub(crate) mod ova_stream;
 pub mod policy;
 pub mod published;
+mod redact;
 mod registry;
 mod verify;
 pub mod vsphere;

@@ -306,8 +306,8 @@ impl Default for SourcePolicy {
             allow_link_local: false,
             allow_pod_addresses: false,
             pod_addresses: pod_addresses_from_env(),
-            connect_timeout: super::http::CONNECT_TIMEOUT,
-            read_timeout: super::http::READ_TIMEOUT,
+            connect_timeout: super::limits::CONNECT_TIMEOUT,
+            read_timeout: super::limits::READ_TIMEOUT,
             static_hosts: HashMap::new(),
         }
     }
@@ -398,7 +398,7 @@ impl SourcePolicy {
             && !self.namespaced_allowed.iter().any(|e| e.matches(url))
         {
             return Err(PolicyError::HostNotAllowed {
-                url: super::http::redact(url),
+                url: super::redact::redact(url),
             });
         }
         let literal = match url.host() {
