@@ -1,67 +1,115 @@
 #!/usr/bin/env python3
 """Fails when a source file of src/ imports, directly or through others, a module that imports it
-back. Edges go to the file that *defines* the item named (re-exports are followed), so a parent's
-`pub use child::X` facade is no edge, while a child's `use super::X` of an item defined in the
-parent is one. `make lint` runs it; it prints each cycle once."""
+back, and prints each such cycle once. `make lint` runs it.
+
+An edge goes from a file to the file that *defines* the item it names (re-exports are followed),
+so a parent's `pub use child::X` facade is no edge, while a child's `use super::X` of an item the
+parent defines is one. Test modules (`#[cfg(test)]` and below) are left out. A reading of Rust
+paths by regular expressions: good for this crate's style, not a Rust parser."""
 import os
 import re
 import sys
 
-root=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src')
-files={}
-def modpath(p):
-    rel=os.path.relpath(p,root)[:-3].split('/')
-    if rel[-1] in ('mod','lib'): rel=rel[:-1]
-    return tuple(rel)
-for dp,dn,fn in os.walk(root):
-    for f in fn:
-        if f.endswith('.rs') and f!='main.rs':
-            p=os.path.join(dp,f); files[modpath(p)]=p
-text={m:open(p).read().split('#[cfg(test)]')[0] for m,p in files.items()}
-raw=dict(text)
-text={m:re.sub(r'^\s*pub(?:\(crate\))? use [^;]*;','',t,flags=re.M) for m,t in text.items()}
-defs={m:set(re.findall(r'^\s*(?:pub(?:\([\w:]+\))?\s+)?(?:async\s+)?(?:struct|enum|fn|const|trait|type|static|macro_rules!)\s+(\w+)',t,re.M)) for m,t in text.items()}
-def owner(mod,name,depth=0):
-    """file that defines `name` reachable as mod::name"""
-    if mod not in files or depth>5: return mod
-    if name in defs[mod]: return mod
-    if mod+(name,) in files: return mod+(name,)
-    for mt in re.finditer(r'pub(?:\(crate\))? use ([\w:]+)::(?:\{([^}]*)\}|(\w+)|\*)',raw[mod]):
-        path=mt.group(1).split('::'); names=(mt.group(2) or mt.group(3) or '*')
-        names=[n.strip().split(' as ')[-1] for n in names.split(',')]
-        if name in names or '*' in names:
-            base = [] if path[0]=='crate' else list(mod[:-1]) if path[0]=='super' else list(mod)
-            rest=[x for x in path if x not in('crate','super','self')]
-            tgt=tuple(base+rest)
-            if tgt in files: return owner(tgt,name,depth+1)
-    return mod
-graph={m:set() for m in files}
-for m,t in text.items():
-    isdir=files[m].endswith('mod.rs') or files[m].endswith('lib.rs')
-    children=set(re.findall(r'^\s*(?:pub(?:\(crate\))? )?mod (\w+);',t,re.M))
-    for line in re.findall(r'\b((?:crate|super|self|'+('|'.join(children) or 'XX')+r')(?:::\w+)+(?:::\{[^}]*\})?)',t):
-        line=re.sub(r'\s','',line)
-        head,_,brace=line.partition('::{')
-        parts=head.split('::')
-        if parts[0]=='crate': base=[]; parts=parts[1:]
-        elif parts[0]=='super': base=list(m[:-1]) if isdir else list(m[:-1]); parts=parts[1:]
-        elif parts[0]=='self': base=list(m) if isdir else list(m[:-1]); parts=parts[1:]
-        else: base=list(m) if isdir else list(m[:-1])
-        while parts and parts[0]=='super': base=base[:-1]; parts=parts[1:]
-        names=[n.split('::')[0].split(' as ')[0] for n in brace.rstrip('}').split(',')] if brace else [parts.pop()] if parts else []
-        modp=tuple(base+parts)
-        while modp and modp not in files: names=[modp[-1]]; modp=modp[:-1]
-        for n in names:
-            if n in ('self','*',''): tgt=modp
-            else: tgt=owner(modp,n)
-            if tgt!=m: graph[m].add(tgt)
-cyc=set()
-def dfs(n,stack):
-    for d in graph.get(n,()):
-        if d in stack:
-            c=stack[stack.index(d):]; k=tuple(sorted(c))
-            if k not in cyc: cyc.add(k); print('cycle:',' -> '.join('::'.join(x) or 'crate' for x in c+[d]))
-        elif len(stack) < 14:
-            dfs(d, stack + [d])
-for m in sorted(graph): dfs(m,[m])
-sys.exit(1 if cyc else 0)
+SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+REEXPORT = re.compile(r"^\s*pub(?:\([\w:]+\))? use [^;]*;", re.M)
+DEFINITION = re.compile(
+    r"^\s*(?:pub(?:\([\w:]+\))?\s+)?(?:async\s+)?"
+    r"(?:struct|enum|fn|const|trait|type|static|macro_rules!)\s+(\w+)",
+    re.M,
+)
+CHILD = re.compile(r"^\s*(?:pub(?:\([\w:]+\))? )?mod (\w+);", re.M)
+
+
+def module_of(path):
+    """('image', 'decide') for src/image/decide.rs; ('image',) for src/image/mod.rs."""
+    parts = os.path.relpath(path, SRC)[:-3].split(os.sep)
+    return tuple(parts[:-1] if parts[-1] in ("mod", "lib") else parts)
+
+
+def load():
+    files = {}
+    for folder, _, names in os.walk(SRC):
+        for name in names:
+            if name.endswith(".rs") and name != "main.rs":
+                path = os.path.join(folder, name)
+                with open(path) as f:
+                    files[module_of(path)] = f.read().split("#[cfg(test)]")[0]
+    return files
+
+
+def defining_module(files, module, name, depth=0):
+    """The module that defines `name`, reached as `module::name` (through re-exports)."""
+    text = files.get(module)
+    if text is None or depth > 5:
+        return module
+    if name in set(DEFINITION.findall(REEXPORT.sub("", text))):
+        return module
+    if module + (name,) in files:
+        return module + (name,)
+    for m in re.finditer(r"pub(?:\([\w:]+\))? use ([\w:]+)::(?:\{([^}]*)\}|(\w+)|\*)", text):
+        path = m.group(1).split("::")
+        names = [n.strip().split(" as ")[-1] for n in (m.group(2) or m.group(3) or "*").split(",")]
+        if name in names or "*" in names:
+            base = [] if path[0] == "crate" else list(module[:-1]) if path[0] == "super" else list(module)
+            target = tuple(base + [p for p in path if p not in ("crate", "super", "self")])
+            if target in files:
+                return defining_module(files, target, name, depth + 1)
+    return module
+
+
+def imports(files, module):
+    """The modules whose items `module` uses."""
+    text = REEXPORT.sub("", files[module])
+    heads = ["crate", "super", "self"] + CHILD.findall(text)
+    found = set()
+    for path in re.findall(r"\b((?:%s)(?:::\w+)+(?:::\{[^}]*\})?)" % "|".join(heads), text):
+        head, _, braced = re.sub(r"\s", "", path).partition("::{")
+        parts = head.split("::")
+        base = list(module)
+        if parts[0] == "crate":
+            base, parts = [], parts[1:]
+        elif parts[0] in ("super", "self"):
+            base, parts = (base[:-1] if parts[0] == "super" else base), parts[1:]
+        while parts and parts[0] == "super":
+            base, parts = base[:-1], parts[1:]
+        if braced:
+            names = [n.split("::")[0].split(" as ")[0] for n in braced.rstrip("}").split(",")]
+        else:
+            names = [parts.pop()] if parts else []
+        target = tuple(base + parts)
+        while target and target not in files:
+            names, target = [target[-1]], target[:-1]
+        for name in names:
+            owner = target if name in ("self", "*", "") else defining_module(files, target, name)
+            if owner != module:
+                found.add(owner)
+    return found
+
+
+def cycles(graph):
+    seen = set()
+    def walk(module, stack):
+        for dep in graph.get(module, ()):
+            if dep in stack:
+                cycle = stack[stack.index(dep):]
+                key = tuple(sorted(cycle))
+                if key not in seen:
+                    seen.add(key)
+                    yield cycle + [dep]
+            elif len(stack) < 14:
+                yield from walk(dep, stack + [dep])
+    for module in sorted(graph):
+        yield from walk(module, [module])
+
+
+def main():
+    files = load()
+    graph = {module: imports(files, module) for module in files}
+    found = list(cycles(graph))
+    for cycle in found:
+        print("cycle:", " -> ".join("::".join(m) or "crate" for m in cycle))
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
