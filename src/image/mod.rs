@@ -197,6 +197,13 @@ impl<I: ItemKind> Reconciler for ImageReconciler<I> {
     }
 }
 
+/// The part of an item's status the image controller owns (the sync owns the rest): applying
+/// an empty list gives up our entries.
+#[derive(Debug, serde::Serialize)]
+struct OwnConditions {
+    conditions: Vec<crate::api::Condition>,
+}
+
 fn image_key(namespace: Option<&str>, name: &str) -> String {
     format!("{}/{name}", namespace.unwrap_or_default())
 }
@@ -250,7 +257,7 @@ impl<I: ItemKind> ImageReconciler<I> {
         for w in writes {
             match w {
                 Write::ItemConditions(conditions) => {
-                    let status = serde_json::json!({ "conditions": conditions });
+                    let status = OwnConditions { conditions };
                     write::apply_status(&items, &item.name_any(), FIELD_MANAGER, &status).await?;
                 }
                 Write::Image {
