@@ -40,6 +40,8 @@ impl Operator {
             .arg("--webhook-cert-dir")
             .arg(cert_dir)
             .args(["--sync-interval", "1h", "--log-level", "info"])
+            // The bench serves its namespaced libraries from loopback, which tenants may not.
+            .args(vmi_test_support::operator::TEST_SOURCE_POLICY)
             .env("KUBECONFIG", kubeconfig)
             .env_remove("VMI_VCENTER_URL")
             .env_remove("VMI_DISABLE_WEBHOOK")
