@@ -29,21 +29,8 @@ LOGS=$DIR/logs
 PIDS=$DIR/pids
 
 log() { echo "[cluster] $*" >&2; }
-die() { # message [component whose log tail to show]
-  log "error: $1"
-  if [[ -n ${2:-} && -f $LOGS/$2.log ]]; then
-    log "last lines of $LOGS/$2.log:"
-    tail -n 25 "$LOGS/$2.log" >&2
-  fi
-  exit 1
-}
-
-load_tools() {
-  local line
-  while IFS= read -r line; do
-    [[ $line == VMI_*=* ]] && export "${line?}"
-  done < <("$ROOT/hack/tools.sh" env)
-}
+# shellcheck source=hack/lib.sh
+. "$ROOT/hack/lib.sh"
 
 ensure_tools() {
   load_tools
@@ -60,9 +47,6 @@ ensure_tools() {
     [[ -x $b ]] || die "missing binary $b"
   done
 }
-
-pid_of() { [[ -f $PIDS/$1.pid ]] && cat "$PIDS/$1.pid"; }
-alive() { local p; p=$(pid_of "$1") && [[ -n $p ]] && kill -0 "$p" 2>/dev/null; }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() { # prints a port that nothing listens on, outside the ephemeral range, not in $TAKEN

@@ -47,21 +47,9 @@ MNT=$DIR/ns/mnt
 SOCK=$DIR/containerd/c.sock
 
 log() { echo "[node] $*" >&2; }
-die() { # message [component whose log tail to show]
-  log "error: $1"
-  if [[ -n ${2:-} && -f $LOGS/$2.log ]]; then
-    log "last lines of $LOGS/$2.log:"
-    tail -n 25 "$LOGS/$2.log" >&2
-  fi
-  exit 1
-}
+# shellcheck source=hack/lib.sh
+. "$ROOT/hack/lib.sh"
 
-load_tools() {
-  local line
-  while IFS= read -r line; do
-    [[ $line == VMI_*=* ]] && export "${line?}"
-  done < <("$ROOT/hack/tools.sh" env)
-}
 ensure_tools() {
   load_tools
   local b
@@ -85,9 +73,6 @@ ensure_tools() {
 
 # Runs a command inside the node's network and mount namespaces.
 in_ns() { nsenter --net="/run/netns/$NETNS" --mount="$MNT" -- "$@"; }
-
-pid_of() { [[ -f $PIDS/$1.pid ]] && cat "$PIDS/$1.pid"; }
-alive() { local p; p=$(pid_of "$1") && [[ -n $p ]] && kill -0 "$p" 2>/dev/null; }
 
 start_daemon() { # name binary args...  (own session, inside the namespaces, no inherited stdio or lock fd)
   local name=$1; shift
