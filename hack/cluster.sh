@@ -6,8 +6,9 @@
 #
 # Usage: hack/cluster.sh up|down|status|restart-kcm
 #   up           start (idempotent: a running, healthy cluster is left alone). A fresh start wipes
-#                etcd's data; the PKI is kept. CRDs in crds/*.yaml are applied before
-#                kube-controller-manager starts, so its garbage collector sees them at once.
+#                etcd's data; the PKI is kept. CRDs in crds/*.yaml (VMI_CLUSTER_CRDS=<dir> names
+#                another folder, e.g. VMware's own CRDs) are applied before kube-controller-manager
+#                starts, so its garbage collector sees them at once.
 #   down         stop all three (pid files, then any leftover process of this state dir).
 #   status       print the health of each component; exit 1 unless all are healthy.
 #   restart-kcm  restart kube-controller-manager and wait until its garbage collector has synced:
@@ -195,14 +196,15 @@ write_env() {
 }
 
 apply_crds() { # before kube-controller-manager starts: its garbage collector then knows them at once
-  local files=("$ROOT"/crds/*.yaml)
+  local from=${VMI_CLUSTER_CRDS:-$ROOT/crds}
+  local files=("$from"/*.yaml)
   [[ -e ${files[0]} ]] || return 0
-  log "applying ${#files[@]} CRD file(s) from crds/"
+  log "applying ${#files[@]} CRD file(s) from $from"
   local k=("$VMI_KUBECTL" --kubeconfig "$DIR/kubeconfig") f args=()
   for f in "${files[@]}"; do args+=(-f "$f"); done
   if ! "${k[@]}" apply --server-side --force-conflicts --field-manager=vmi-e2e "${args[@]}" >"$LOGS/crds.log" 2>&1 ||
      ! "${k[@]}" wait --for condition=established --timeout=60s crd --all >>"$LOGS/crds.log" 2>&1; then
-    log "warning: applying crds/ failed (see $LOGS/crds.log); tests that install CRDs will report it"
+    log "warning: applying $from failed (see $LOGS/crds.log); tests that install CRDs will report it"
   fi
 }
 

@@ -42,6 +42,7 @@ up() {
   say "helm install vmware-system-vmop charts/vmi-operator (the image of make image)"
   node helm upgrade --install vmware-system-vmop "$ROOT/charts/vmi-operator" -n "$NS" --create-namespace \
     --set image.repository=localhost/vmi-operator --set image.tag=dev --set image.pullPolicy=Never \
+    --set crds.virtualMachine=true \
     --wait --timeout 5m
   node kubectl get pods -n "$NS" -o wide
 
@@ -58,11 +59,11 @@ up() {
 
   node kubectl create namespace demo --dry-run=client -o yaml | node kubectl apply -f - >/dev/null
   node kubectl apply -f - <<YAML
-apiVersion: imageregistry.vmware.com/v1alpha1
+apiVersion: imageregistry.vmware.com/v1alpha2
 kind: ContentLibrary
 metadata: { name: team-images, namespace: demo }
 spec:
-  uuid: 6f1a9a46-0c2b-4c1e-9d0a-1f5c3c1e0a01
+  id: 6f1a9a46-0c2b-4c1e-9d0a-1f5c3c1e0a01
   source: http://$NODE_IP:$HTTP_PORT/lib.json
 YAML
 

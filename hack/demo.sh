@@ -126,18 +126,18 @@ YAML
   say "Creating a namespaced ContentLibrary (HTTP) and a ClusterContentLibrary (directory)"
   kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
   kubectl apply -f - <<YAML
-apiVersion: imageregistry.vmware.com/v1alpha1
+apiVersion: imageregistry.vmware.com/v1alpha2
 kind: ContentLibrary
 metadata: { name: team-images, namespace: demo }
 spec:
-  uuid: 6f1a9a46-0c2b-4c1e-9d0a-1f5c3c1e0a01
+  id: 6f1a9a46-0c2b-4c1e-9d0a-1f5c3c1e0a01
   source: http://127.0.0.1:$http_port/lib.json
 ---
-apiVersion: imageregistry.vmware.com/v1alpha1
+apiVersion: imageregistry.vmware.com/v1alpha2
 kind: ClusterContentLibrary
 metadata: { name: shared-images }
 spec:
-  uuid: 6f1a9a46-0c2b-4c1e-9d0a-1f5c3c1e0a02
+  id: 6f1a9a46-0c2b-4c1e-9d0a-1f5c3c1e0a02
   source: file://$DEMO/shared-library/lib.json
 YAML
 

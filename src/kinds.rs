@@ -4,7 +4,8 @@
 use std::fmt::Debug;
 
 use kube::api::{Api, ObjectMeta};
-use kube::{Client, Resource};
+use kube::core::DeserializeGuard;
+use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -16,13 +17,19 @@ pub trait Kind:
 {
     /// The Api for objects of this kind in `namespace` (ignored for cluster-scoped kinds).
     fn api(client: Client, namespace: Option<&str>) -> Api<Self>;
+    /// The same, reading objects through a [`DeserializeGuard`] (for watches).
+    fn guarded_api(client: Client, namespace: Option<&str>) -> Api<DeserializeGuard<Self>>;
 }
 
 /// A content library resource.
 pub trait LibraryKind: Kind {
     type Item: ItemKind;
-    fn uuid(&self) -> &str;
+    /// The library's identifier in its source (`spec.id`).
+    fn id(&self) -> &str;
+    /// A published library's URL: `spec.source`, else the source annotation (VMware's CRDs
+    /// have no such field and prune it).
     fn source(&self) -> Option<&str>;
+    fn library_type(&self) -> LibraryType;
     /// Who may create it, for the source policy: a tenant (namespaced) or a cluster admin.
     fn scope(&self) -> crate::source::Scope;
     fn library_status(&self) -> Option<&ContentLibraryStatus>;
@@ -34,8 +41,16 @@ pub trait LibraryKind: Kind {
 pub trait ItemKind: Kind {
     type Image: ImageKind;
     type Library: LibraryKind;
-    fn new_item(meta: ObjectMeta, uuid: &str, status: Option<ContentLibraryItemStatus>) -> Self;
+    fn new_item(
+        meta: ObjectMeta,
+        id: &str,
+        library: &str,
+        status: Option<ContentLibraryItemStatus>,
+    ) -> Self;
+    /// The item's identifier in its library (`spec.id`, the vSphere item UUID).
     fn uuid(&self) -> &str;
+    /// The name of the library resource the item belongs to (`spec.libraryName`).
+    fn library_name(&self) -> &str;
     fn item_status(&self) -> Option<&ContentLibraryItemStatus>;
 }
 
@@ -59,6 +74,15 @@ macro_rules! namespaced_api {
                     None => Api::all(client),
                 }
             }
+            fn guarded_api(
+                client: Client,
+                namespace: Option<&str>,
+            ) -> Api<DeserializeGuard<Self>> {
+                match namespace {
+                    Some(ns) => Api::namespaced(client, ns),
+                    None => Api::all(client),
+                }
+            }
         }
     };
 }
@@ -67,6 +91,12 @@ macro_rules! cluster_api {
     ($t:ty) => {
         impl Kind for $t {
             fn api(client: Client, _namespace: Option<&str>) -> Api<Self> {
+                Api::all(client)
+            }
+            fn guarded_api(
+                client: Client,
+                _namespace: Option<&str>,
+            ) -> Api<DeserializeGuard<Self>> {
                 Api::all(client)
             }
         }
@@ -84,11 +114,18 @@ macro_rules! library_kind {
     ($lib:ty, $item:ty, $scope:expr) => {
         impl LibraryKind for $lib {
             type Item = $item;
-            fn uuid(&self) -> &str {
-                &self.spec.uuid
+            fn id(&self) -> &str {
+                &self.spec.id
             }
             fn source(&self) -> Option<&str> {
-                self.spec.source.as_deref()
+                self.spec
+                    .source
+                    .as_deref()
+                    .or_else(|| self.annotations().get(ANNOTATION_SOURCE).map(String::as_str))
+                    .filter(|s| !s.is_empty())
+            }
+            fn library_type(&self) -> LibraryType {
+                self.spec.library_type
             }
             fn scope(&self) -> crate::source::Scope {
                 $scope
@@ -124,13 +161,15 @@ macro_rules! item_kind {
             type Library = $lib;
             fn new_item(
                 meta: ObjectMeta,
-                uuid: &str,
+                id: &str,
+                library: &str,
                 status: Option<ContentLibraryItemStatus>,
             ) -> Self {
                 let mut item = <$item>::new(
                     "",
                     $spec {
-                        uuid: uuid.to_string(),
+                        id: id.to_string(),
+                        library_name: library.to_string(),
                     },
                 );
                 item.metadata = meta;
@@ -138,7 +177,10 @@ macro_rules! item_kind {
                 item
             }
             fn uuid(&self) -> &str {
-                &self.spec.uuid
+                &self.spec.id
+            }
+            fn library_name(&self) -> &str {
+                &self.spec.library_name
             }
             fn item_status(&self) -> Option<&ContentLibraryItemStatus> {
                 self.status.as_ref()

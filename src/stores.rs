@@ -5,10 +5,15 @@
 //! stall the controller or itself. So readiness is published here through a watch channel,
 //! set when the reflector sees the end of its initial list.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::ResourceExt;
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, ResourceExt};
 use tokio::sync::watch;
 
 use crate::kinds::Kind;
@@ -28,11 +33,20 @@ impl Synced {
     }
 }
 
-/// A store for `api` (filtered by `config`), its readiness, and the event stream that fills
-/// both (to be driven by a controller or spawned).
+/// Told of an object a watch cannot decode (once per version of it), with its reference and
+/// why: the controller warns in an event and the log, and the object stays out of the store.
+pub type OnInvalid = Arc<dyn Fn(ObjectReference, String) + Send + Sync>;
+
+/// A store of `K` (in `namespace`, or all, filtered by `config`), its readiness, and the event
+/// stream that fills both (to be driven by a controller or spawned). The watch reads objects
+/// through [`DeserializeGuard`], so one object the operator cannot decode (written by another
+/// component in another shape) never stalls the others: it goes to `on_invalid` instead, and
+/// leaves the store if an earlier version of it was there.
 pub fn reflect<K: Kind>(
-    api: Api<K>,
+    client: kube::Client,
+    namespace: Option<&str>,
     config: watcher::Config,
+    on_invalid: OnInvalid,
 ) -> (
     Store<K>,
     Synced,
@@ -40,10 +54,16 @@ pub fn reflect<K: Kind>(
 ) {
     let (reader, writer) = reflector::store();
     let (tx, rx) = watch::channel(false);
+    let mut told = HashSet::new();
+    let lookup = reader.clone();
     // managedFields are nearly half of each object and nothing here reads them: keep them out
     // of the stores.
-    let watch = watcher(api, config)
+    let watch = watcher(K::guarded_api(client, namespace), config)
         .default_backoff()
+        .filter_map(move |event| {
+            let event = event.map(|e| decoded(e, &lookup, &mut told, &on_invalid));
+            futures::future::ready(event.transpose())
+        })
         .modify(|obj| obj.managed_fields_mut().clear());
     let events = reflector::reflector(writer, watch).inspect(move |event| {
         if let Ok(watcher::Event::InitDone) = event {
@@ -51,6 +71,74 @@ pub fn reflect<K: Kind>(
         }
     });
     (reader, Synced(rx), events)
+}
+
+/// The event of a decoded object; for one that cannot be decoded, `on_invalid` is told (once
+/// per uid and resourceVersion) and the event becomes the Delete of what the store holds of it.
+fn decoded<K: Kind>(
+    event: watcher::Event<DeserializeGuard<K>>,
+    store: &Store<K>,
+    told: &mut HashSet<(String, String)>,
+    on_invalid: &OnInvalid,
+) -> Option<watcher::Event<K>> {
+    use watcher::Event;
+    let (guard, apply): (DeserializeGuard<K>, fn(K) -> Event<K>) = match event {
+        Event::Init => return Some(Event::Init),
+        Event::InitDone => return Some(Event::InitDone),
+        Event::InitApply(g) => (g, Event::InitApply),
+        Event::Apply(g) => (g, Event::Apply),
+        Event::Delete(g) => (g, Event::Delete),
+    };
+    let invalid = match guard.0 {
+        Ok(obj) => return Some(apply(obj)),
+        Err(invalid) => invalid,
+    };
+    let meta = &invalid.metadata;
+    let name = meta.name.clone().unwrap_or_default();
+    let key = (
+        meta.uid.clone().unwrap_or_default(),
+        meta.resource_version.clone().unwrap_or_default(),
+    );
+    if told.insert(key) {
+        let reference = ObjectReference {
+            api_version: Some(K::api_version(&()).into_owned()),
+            kind: Some(K::kind(&()).into_owned()),
+            name: Some(name.clone()),
+            namespace: meta.namespace.clone(),
+            uid: meta.uid.clone(),
+            ..Default::default()
+        };
+        on_invalid(reference, invalid.error.to_string());
+    }
+    let held = store.get(&store_key::<K>(&name, meta.namespace.as_deref()))?;
+    Some(Event::Delete(K::clone(&held)))
+}
+
+/// An [`OnInvalid`] that logs a warning and publishes a Warning event `ObjectInvalid` on the
+/// object.
+pub fn report_invalid(recorder: kube::runtime::events::Recorder) -> OnInvalid {
+    Arc::new(move |reference: ObjectReference, error: String| {
+        tracing::warn!(
+            kind = reference.kind.as_deref().unwrap_or_default(),
+            namespace = reference.namespace.as_deref().unwrap_or_default(),
+            name = reference.name.as_deref().unwrap_or_default(),
+            error = %error,
+            "object cannot be read; it is left out until it changes"
+        );
+        let recorder = recorder.clone();
+        tokio::spawn(async move {
+            let event = kube::runtime::events::Event {
+                type_: kube::runtime::events::EventType::Warning,
+                reason: "ObjectInvalid".into(),
+                note: Some(format!("vmi-operator cannot read this object: {error}")),
+                action: "Read".into(),
+                secondary: None,
+            };
+            if let Err(e) = recorder.publish(&event, &reference).await {
+                tracing::warn!(error = %e, "cannot publish event");
+            }
+        });
+    })
 }
 
 /// The objects of a reflector's events, to trigger reconciles: `Apply` (and `Delete` when
@@ -123,6 +211,7 @@ mod tests {
                 ..Default::default()
             },
             "u",
+            "lib",
             None,
         )
     }

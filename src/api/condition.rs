@@ -13,24 +13,32 @@ pub enum ConditionStatus {
     Unknown,
 }
 
-/// One aspect of an object's current state (the `metav1.Condition` shape).
+/// One aspect of an object's current state (the `metav1.Condition` shape). Read leniently:
+/// conditions that VMware's v1alpha1 components write (Cluster API's shape, with `severity` and
+/// an optional reason and message) decode too.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     /// Type of condition in CamelCase, e.g. `Ready`.
     #[serde(rename = "type")]
+    #[schemars(length(max = 316), regex(pattern = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"))]
     pub type_: String,
     /// Status of the condition: True, False or Unknown.
     pub status: ConditionStatus,
     /// The `.metadata.generation` that the condition was set from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub observed_generation: Option<i64>,
     /// Last time the condition changed from one status to another (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
     pub last_transition_time: String,
     /// Programmatic identifier for the condition's last transition, in CamelCase.
+    #[serde(default)]
+    #[schemars(required, length(min = 1, max = 1024), regex(pattern = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"))]
     pub reason: String,
     /// Human readable message with details about the transition.
     #[serde(default)]
+    #[schemars(required, length(max = 32768))]
     pub message: String,
 }
 
@@ -59,6 +67,13 @@ impl Condition {
     pub fn is_true(&self) -> bool {
         self.status == ConditionStatus::True
     }
+}
+
+/// Whether `conditions` hold a `Ready` condition that is True.
+pub fn is_ready(conditions: &[Condition]) -> bool {
+    conditions
+        .iter()
+        .any(|c| c.type_ == super::CONDITION_READY && c.is_true())
 }
 
 pub fn now_rfc3339() -> String {

@@ -18,6 +18,9 @@ pub const LABEL_IMAGE_TYPE: &str = "image.vmoperator.vmware.com/type";
 /// Prefix of the capability labels: `capability.image.vmoperator.vmware.com/cloud-init: ""`.
 pub const LABEL_CAPABILITY_PREFIX: &str = "capability.image.vmoperator.vmware.com/";
 
+/// Condition type: the image was prepared for VM Service's first API (OVF ExtraConfig
+/// `guestinfo.vmservice.defer-cloud-init=ready`), as VM Operator reports it.
+pub const CONDITION_V1ALPHA1_COMPATIBLE: &str = "VirtualMachineImageV1Alpha1Compatible";
 /// Condition reason: the image has not been synced from its provider (fetch or parse failed).
 pub const REASON_NOT_SYNCED: &str = "VirtualMachineImageNotSynced";
 /// Condition reason: the provider item is not ready.
@@ -30,7 +33,7 @@ pub const REASON_PROVIDER_SECURITY_NOT_COMPLIANT: &str =
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "vmoperator.vmware.com",
-    version = "v1alpha5",
+    version = "v1alpha6",
     kind = "VirtualMachineImage",
     namespaced,
     status = "VirtualMachineImageStatus",
@@ -88,7 +91,7 @@ pub struct VirtualMachineImageSpec {
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "vmoperator.vmware.com",
-    version = "v1alpha5",
+    version = "v1alpha6",
     kind = "ClusterVirtualMachineImage",
     status = "VirtualMachineImageStatus",
     shortname = "cvmi",
@@ -143,7 +146,8 @@ pub struct ClusterVirtualMachineImageSpec {
 #[serde(rename_all = "camelCase")]
 pub struct ProviderRef {
     /// API version of the referenced object.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default)]
+    #[schemars(required)]
     pub api_version: String,
     /// Kind of the referenced object (typically ContentLibraryItem).
     pub kind: String,
@@ -151,34 +155,16 @@ pub struct ProviderRef {
     pub name: String,
 }
 
-/// Content type of an image.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-pub enum ImageType {
-    #[serde(rename = "OVF")]
-    Ovf,
-    #[serde(rename = "ISO")]
-    Iso,
-    #[serde(rename = "VM")]
-    Vm,
+super::lenient_enum! {
+    /// Content type of an image: `OVF`, `ISO` or `VM`. VMware's schema has no enum here, so
+    /// any other string is kept as written.
+    ImageType { Ovf = "OVF", Iso = "ISO", Vm = "VM" }
 }
 
-impl ImageType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImageType::Ovf => "OVF",
-            ImageType::Iso => "ISO",
-            ImageType::Vm => "VM",
-        }
-    }
-}
-
-/// Firmware an image boots with.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-pub enum Firmware {
-    #[serde(rename = "BIOS")]
-    Bios,
-    #[serde(rename = "EFI")]
-    Efi,
+super::lenient_enum! {
+    /// Firmware an image boots with, written `BIOS` or `EFI` as the seed shows; VMware's own
+    /// controller writes `bios`/`efi`, which read the same.
+    Firmware { Bios = "BIOS", Efi = "EFI" }
 }
 
 /// Metadata about an image, filled by the image controller from the provider item and the
@@ -201,6 +187,7 @@ pub struct VirtualMachineImageStatus {
     /// Capabilities of the image (e.g. cloud-init, nvidia-gpu), from the OVF property
     /// `capabilities.image.vmoperator.vmware.com`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub capabilities: Vec<String>,
     /// Operating system of the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +197,7 @@ pub struct VirtualMachineImageStatus {
     pub product_info: Option<ProductInfo>,
     /// Virtual disks of the image.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub disks: Vec<DiskInfo>,
     /// User-configurable OVF properties.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -272,14 +260,41 @@ pub struct ProductInfo {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DiskInfo {
-    /// Virtual disk capacity.
+    /// Name of the disk, unique in the image: the OVF disk's `ovf:diskId`.
+    pub name: String,
+    /// Storage the disk asks for when deployed (its capacity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested: Option<Quantity>,
+    /// Most storage the disk may use (its capacity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<Quantity>,
+    /// Type of the disk's controller, where the OVF says: IDE, NVME, SCSI or SATA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_type: Option<ControllerType>,
+    /// Bus number of the disk's controller, where the OVF says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_bus_number: Option<i32>,
+    /// Unit number of the disk on its controller, where the OVF says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_number: Option<i32>,
+    /// Virtual disk capacity (as the seed shows; VMware's v1alpha5+ CRDs prune it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Quantity>,
     /// Populated size of the disk, an estimate: the OVF disk's `populatedSize`, or when that is
     /// 0 or absent the size of the disk's file in the image (a compressed stream-optimized
-    /// VMDK, so smaller than the disk's content once deployed).
+    /// VMDK, so smaller than the disk's content once deployed). VMware's v1alpha5+ CRDs prune it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<Quantity>,
+}
+
+/// Type of a disk controller.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ControllerType {
+    Ide,
+    Nvme,
+    Scsi,
+    Sata,
 }
 
 /// A user-configurable OVF property.

@@ -1,9 +1,10 @@
 //! API types: the custom resources vmi-operator serves and reads.
 //!
-//! `vmoperator.vmware.com/v1alpha5`: [`VirtualMachineImage`], [`ClusterVirtualMachineImage`] and
-//! the parts of [`VirtualMachine`] that image resolution needs. `imageregistry.vmware.com/v1alpha1`:
-//! [`ContentLibrary`], [`ClusterContentLibrary`], [`ContentLibraryItem`],
-//! [`ClusterContentLibraryItem`], shaped like VMware's image-registry API.
+//! The hub versions, which the operator reads and writes: `vmoperator.vmware.com/v1alpha6`
+//! [`VirtualMachineImage`], [`ClusterVirtualMachineImage`] and the parts of [`VirtualMachine`]
+//! that image resolution needs; `imageregistry.vmware.com/v1alpha2` [`ContentLibrary`],
+//! [`ClusterContentLibrary`], [`ContentLibraryItem`], [`ClusterContentLibraryItem`]. The other
+//! versions VMware serves are in [`versions`], for the CRDs' schemas.
 
 // `#[kube(printcolumn(..))]` repeats keys by design; clippy reads them as duplicated attributes.
 #![allow(clippy::duplicated_attributes)]
@@ -11,38 +12,121 @@
 mod condition;
 mod image;
 mod item;
+mod lenient;
 mod library;
 mod vm;
+pub mod versions;
 
-pub use condition::{Condition, ConditionStatus, format_time, now_rfc3339, set_condition};
+pub use condition::{Condition, ConditionStatus, format_time, is_ready, now_rfc3339, set_condition};
+pub(crate) use lenient::lenient_enum;
 pub use image::*;
 pub use item::*;
 pub use library::*;
 pub use vm::*;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, CustomResourceDefinitionVersion,
+};
 use kube::CustomResourceExt;
 
 /// API group of the image and VM resources.
 pub const VMOP_GROUP: &str = "vmoperator.vmware.com";
-/// API version of the image and VM resources.
-pub const VMOP_VERSION: &str = "v1alpha5";
+/// API version the operator reads and writes images at: the hub, and the storage version, as
+/// VMware's (so objects stored by VMware's CRDs read as they are, and the operator's own reads
+/// never wait on the conversion webhook it serves).
+pub const VMOP_VERSION: &str = "v1alpha6";
 /// API group of the content library resources.
 pub const IMAGE_REGISTRY_GROUP: &str = "imageregistry.vmware.com";
-/// API version of the content library resources.
-pub const IMAGE_REGISTRY_VERSION: &str = "v1alpha1";
+/// API version the operator reads and writes libraries and items at (hub and storage).
+pub const IMAGE_REGISTRY_VERSION: &str = "v1alpha2";
+/// The `apiVersion` images name their item by in `spec.providerRef`, as the seed shows (every
+/// served version names the same object).
+pub const PROVIDER_REF_API_VERSION: &str = "imageregistry.vmware.com/v1alpha1";
+/// Every version of the images VMware serves, oldest first.
+pub const VMOP_VERSIONS: [&str; 6] = [
+    "v1alpha1", "v1alpha2", "v1alpha3", "v1alpha4", "v1alpha5", "v1alpha6",
+];
+/// Every version of the libraries and items VMware serves, oldest first.
+pub const IMAGE_REGISTRY_VERSIONS: [&str; 2] = ["v1alpha1", "v1alpha2"];
 
-/// Every CRD this project defines, in install order.
+/// Every CRD this project defines, in install order: every version VMware serves, the hub
+/// stored. The VirtualMachine CRD is apart ([`vm_crd`]): clusters with VM Operator have theirs.
 pub fn crds() -> Vec<CustomResourceDefinition> {
+    use versions::{image_v1alpha1, registry_v1alpha1, v1alpha2, v1alpha3, v1alpha4, v1alpha5};
     vec![
-        ContentLibrary::crd(),
-        ClusterContentLibrary::crd(),
-        ContentLibraryItem::crd(),
-        ClusterContentLibraryItem::crd(),
-        VirtualMachineImage::crd(),
-        ClusterVirtualMachineImage::crd(),
-        VirtualMachine::crd(),
+        merge(
+            vec![registry_v1alpha1::ContentLibrary::crd(), ContentLibrary::crd()],
+            IMAGE_REGISTRY_VERSION,
+        ),
+        merge(
+            vec![
+                registry_v1alpha1::ClusterContentLibrary::crd(),
+                ClusterContentLibrary::crd(),
+            ],
+            IMAGE_REGISTRY_VERSION,
+        ),
+        merge(
+            vec![
+                registry_v1alpha1::ContentLibraryItem::crd(),
+                ContentLibraryItem::crd(),
+            ],
+            IMAGE_REGISTRY_VERSION,
+        ),
+        merge(
+            vec![
+                registry_v1alpha1::ClusterContentLibraryItem::crd(),
+                ClusterContentLibraryItem::crd(),
+            ],
+            IMAGE_REGISTRY_VERSION,
+        ),
+        merge(
+            vec![
+                image_v1alpha1::VirtualMachineImage::crd(),
+                v1alpha2::VirtualMachineImage::crd(),
+                v1alpha3::VirtualMachineImage::crd(),
+                v1alpha4::VirtualMachineImage::crd(),
+                v1alpha5::VirtualMachineImage::crd(),
+                VirtualMachineImage::crd(),
+            ],
+            VMOP_VERSION,
+        ),
+        merge(
+            vec![
+                image_v1alpha1::ClusterVirtualMachineImage::crd(),
+                v1alpha2::ClusterVirtualMachineImage::crd(),
+                v1alpha3::ClusterVirtualMachineImage::crd(),
+                v1alpha4::ClusterVirtualMachineImage::crd(),
+                v1alpha5::ClusterVirtualMachineImage::crd(),
+                ClusterVirtualMachineImage::crd(),
+            ],
+            VMOP_VERSION,
+        ),
     ]
+}
+
+/// The VirtualMachine CRD, for clusters without VM Operator (the chart installs it only when
+/// asked): every version VMware serves, each preserving every field, for the webhook to resolve
+/// images at.
+pub fn vm_crd() -> CustomResourceDefinition {
+    let mut crd = VirtualMachine::crd();
+    let hub = crd.spec.versions[0].clone();
+    crd.spec.versions = VMOP_VERSIONS
+        .iter()
+        .map(|v| CustomResourceDefinitionVersion {
+            name: v.to_string(),
+            storage: *v == VMOP_VERSION,
+            ..hub.clone()
+        })
+        .collect();
+    crd
+}
+
+/// One CRD of the single-version CRDs of a kind, `storage` stored, versions oldest first.
+fn merge(crds: Vec<CustomResourceDefinition>, storage: &str) -> CustomResourceDefinition {
+    let mut crd = kube::core::crd::merge_crds(crds, storage)
+        .expect("the versions of a kind share group, kind and scope");
+    crd.spec.versions.sort_by(|a, b| a.name.cmp(&b.name));
+    crd
 }
 
 /// The condition type every resource here reports.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "vmoperator.vmware.com",
-    version = "v1alpha5",
+    version = "v1alpha6",
     kind = "VirtualMachine",
     namespaced,
     shortname = "vm",

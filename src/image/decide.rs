@@ -42,6 +42,9 @@ pub struct Observed<'a, Img> {
     pub image: Option<&'a Img>,
     /// Whether the store has not yet shown our last write of that image.
     pub store_behind: bool,
+    /// The `type.services.vmware.com/*` labels of a cluster item, which its image carries too
+    /// (as VM Operator copies them, for TKG to find its images).
+    pub service_labels: Vec<String>,
 }
 
 /// Where the descriptor comes from, as [`prepare`] decided.
@@ -88,11 +91,13 @@ pub enum Write {
     /// The image object: labels, provider reference, owner.
     Image {
         labels: BTreeMap<String, String>,
+        annotations: BTreeMap<String, String>,
         provider_ref: ProviderRef,
         owner: Option<OwnerReference>,
     },
     ImageStatus(VirtualMachineImageStatus),
-    /// The image controller's own conditions on the item (the sync owns the rest).
+    /// The item's conditions with the image controller's set or cleared. The whole list: VMware's
+    /// CRDs make it atomic, so each controller applies the other's conditions as it found them.
     ItemConditions(Vec<Condition>),
 }
 
@@ -196,8 +201,10 @@ pub fn prepare<Img: ImageKind>(observed: &Observed<'_, Img>, cached: bool) -> Pr
             error.to_string(),
         );
         events.push(warning(Target::Item, error.reason(), error.to_string()));
+        let mut conditions = item_status.conditions.clone();
+        crate::api::set_condition(&mut conditions, condition);
         return done(
-            vec![Write::ItemConditions(vec![condition])],
+            vec![Write::ItemConditions(conditions)],
             events,
             Then::Fail(error),
         );
@@ -208,7 +215,9 @@ pub fn prepare<Img: ImageKind>(observed: &Observed<'_, Img>, cached: bool) -> Pr
         .iter()
         .any(|c| c.type_ == CONDITION_IMAGE_CONFLICT)
     {
-        writes.push(Write::ItemConditions(vec![]));
+        let mut conditions = item_status.conditions.clone();
+        conditions.retain(|c| c.type_ != CONDITION_IMAGE_CONFLICT);
+        writes.push(Write::ItemConditions(conditions));
     }
     let facts = ItemFacts::from_status(observed.item_name, uuid, item_status);
     let previous = observed.image.and_then(|img| img.image_status());
@@ -274,9 +283,35 @@ pub fn decide<Img: ImageKind>(
         },
     };
     let status = image_status(&facts, descriptor, previous);
-    let labels = image_labels(&status);
+    // ExtraConfig's labels are in no status field: read from the descriptor, else kept as the
+    // image carries them (their keys are listed in an annotation of ours).
+    let extra = match &obtained {
+        Obtained::Parsed(info) => info
+            .extra_labels
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect(),
+        _ => existing.map(extra_labels_of).unwrap_or_default(),
+    };
+    let mut labels = image_labels(&status);
+    for key in &observed.service_labels {
+        labels.insert(key.clone(), String::new());
+    }
+    let mut annotations = BTreeMap::new();
+    if let Some(name) = status.name.as_ref().filter(|n| !n.is_empty()) {
+        annotations.insert(ANNOTATION_DISPLAY_NAME.to_string(), name.clone());
+    }
+    if !extra.is_empty() {
+        let keys: Vec<&str> = extra.keys().map(String::as_str).collect();
+        annotations.insert(ANNOTATION_EXTRA_LABELS.to_string(), keys.join(","));
+    }
+    // Ours win over a descriptor's label of the same key.
+    for (k, v) in extra {
+        labels.entry(k).or_insert(v);
+    }
     let object_current = existing.is_some_and(|img| {
-        our_labels(img.labels()) == labels
+        our_labels(img) == labels
+            && our_annotations(img) == annotations
             && img.provider_ref() == Some(&observed.provider_ref)
             && observed
                 .owner
@@ -286,6 +321,7 @@ pub fn decide<Img: ImageKind>(
     if !object_current {
         writes.push(Write::Image {
             labels,
+            annotations,
             provider_ref: observed.provider_ref.clone(),
             owner: observed.owner.clone(),
         });
@@ -308,17 +344,45 @@ pub fn decide<Img: ImageKind>(
     }
 }
 
+/// Annotation: the image's display name, for clients that list metadata only (VM Operator's).
+pub const ANNOTATION_DISPLAY_NAME: &str = "vmware.com/display-name";
+/// Annotation: the keys of the labels the image has from its OVF's ExtraConfig.
+pub const ANNOTATION_EXTRA_LABELS: &str = "vmi-operator.vmware.com/extra-config-labels";
+/// Prefix of the labels copied from cluster items to their images.
+pub const LABEL_SERVICE_TYPE_PREFIX: &str = "type.services.vmware.com/";
+
 /// Our labels on an existing image (the ones the image controller owns).
-fn our_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    labels
+fn our_labels<Img: ImageKind>(img: &Img) -> BTreeMap<String, String> {
+    let extra: Vec<String> = extra_labels_of(img).into_keys().collect();
+    img.labels()
         .iter()
         .filter(|(k, _)| {
             k.starts_with("os.image.vmoperator.vmware.com/")
                 || k.starts_with(LABEL_CAPABILITY_PREFIX)
+                || k.starts_with(LABEL_SERVICE_TYPE_PREFIX)
                 || k.as_str() == LABEL_IMAGE_TYPE
                 || k.as_str() == LABEL_MANAGED_BY
+                || extra.contains(k)
         })
         .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn our_annotations<Img: ImageKind>(img: &Img) -> BTreeMap<String, String> {
+    img.annotations()
+        .iter()
+        .filter(|(k, _)| [ANNOTATION_DISPLAY_NAME, ANNOTATION_EXTRA_LABELS].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The ExtraConfig labels an image carries, by the keys our annotation lists.
+fn extra_labels_of<Img: ImageKind>(img: &Img) -> BTreeMap<String, String> {
+    let Some(keys) = img.annotations().get(ANNOTATION_EXTRA_LABELS) else {
+        return BTreeMap::new();
+    };
+    keys.split(',')
+        .filter_map(|k| img.labels().get(k).map(|v| (k.to_string(), v.clone())))
         .collect()
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::api::*;
-use crate::ovf::{OvfInfo, bytes_to_quantity};
+use crate::ovf::{ControllerKind, OvfInfo, bytes_to_quantity};
 
 /// What the image controller knows about an item.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -30,7 +30,7 @@ impl ItemFacts {
             display_name: status.name.clone(),
             item_type: status.type_,
             content_version: status.content_version.clone(),
-            ready: status.ready,
+            ready: status.is_ready(),
             security_compliance: status.security_compliance,
             item_message: status
                 .conditions
@@ -90,9 +90,23 @@ pub fn status_from_ovf(info: &OvfInfo) -> VirtualMachineImageStatus {
         disks: info
             .disks
             .iter()
-            .map(|d| DiskInfo {
-                capacity: Some(Quantity(bytes_to_quantity(d.capacity_bytes))),
-                size: d.populated_bytes.map(|b| Quantity(bytes_to_quantity(b))),
+            .map(|d| {
+                let capacity = Quantity(bytes_to_quantity(d.capacity_bytes));
+                DiskInfo {
+                    name: d.name.clone(),
+                    requested: Some(capacity.clone()),
+                    limit: Some(capacity.clone()),
+                    controller_type: d.controller.map(|c| match c.kind {
+                        ControllerKind::Ide => ControllerType::Ide,
+                        ControllerKind::Scsi => ControllerType::Scsi,
+                        ControllerKind::Sata => ControllerType::Sata,
+                        ControllerKind::Nvme => ControllerType::Nvme,
+                    }),
+                    controller_bus_number: d.controller.and_then(|c| c.bus_number),
+                    unit_number: d.unit_number,
+                    capacity: Some(capacity),
+                    size: d.populated_bytes.map(|b| Quantity(bytes_to_quantity(b))),
+                }
             })
             .collect(),
         ovf_properties: info
@@ -118,7 +132,7 @@ pub fn status_from_ovf(info: &OvfInfo) -> VirtualMachineImageStatus {
 
 /// Copies the OVF-derived fields of `from` into `to`.
 fn copy_ovf_fields(to: &mut VirtualMachineImageStatus, from: &VirtualMachineImageStatus) {
-    to.firmware = from.firmware;
+    to.firmware = from.firmware.clone();
     to.hardware_version = from.hardware_version;
     to.capabilities = from.capabilities.clone();
     to.os_info = from.os_info.clone();
@@ -136,9 +150,20 @@ pub fn image_status(
     previous: Option<&VirtualMachineImageStatus>,
 ) -> VirtualMachineImageStatus {
     let mut status = VirtualMachineImageStatus::default();
+    let mut conditions = previous.map(|p| p.conditions.clone()).unwrap_or_default();
     let ready = match &descriptor {
         Descriptor::Parsed(info) => {
             copy_ovf_fields(&mut status, &status_from_ovf(info));
+            conditions.retain(|c| c.type_ != CONDITION_V1ALPHA1_COMPATIBLE);
+            if info.v1alpha1_compatible {
+                // As VM Operator marks it: reason "True".
+                conditions.push(Condition::new(
+                    CONDITION_V1ALPHA1_COMPATIBLE,
+                    ConditionStatus::True,
+                    "True",
+                    "",
+                ));
+            }
             Condition::new(CONDITION_READY, ConditionStatus::True, "Ready", "")
         }
         Descriptor::Unchanged => {
@@ -167,8 +192,11 @@ pub fn image_status(
         _ => Some(ImageType::Ovf),
     };
     status.provider_item_id = Some(facts.uuid.clone());
-    status.provider_content_version = facts.content_version.clone();
-    let mut conditions = previous.map(|p| p.conditions.clone()).unwrap_or_default();
+    // The content version the status was filled from: a failed read keeps the last good one.
+    status.provider_content_version = match descriptor {
+        Descriptor::Failed { .. } => previous.and_then(|p| p.provider_content_version.clone()),
+        _ => facts.content_version.clone(),
+    };
     set_condition(&mut conditions, ready);
     status.conditions = conditions;
     status
@@ -258,7 +286,7 @@ pub fn image_labels(status: &VirtualMachineImageStatus) -> BTreeMap<String, Stri
             }
         }
     }
-    if let Some(t) = status.type_ {
+    if let Some(t) = &status.type_ {
         labels.insert(LABEL_IMAGE_TYPE.to_string(), t.as_str().to_string());
     }
     for capability in &status.capabilities {
@@ -301,6 +329,12 @@ mod tests {
             firmware: "EFI".into(),
             hardware_version: Some(19),
             disks: vec![ovf::OvfDisk {
+                name: "vmdisk1".into(),
+                controller: Some(ovf::DiskController {
+                    kind: ovf::ControllerKind::Scsi,
+                    bus_number: Some(0),
+                }),
+                unit_number: Some(0),
                 capacity_bytes: 20 << 30,
                 populated_bytes: Some(2 << 30),
             }],
@@ -396,7 +430,8 @@ mod tests {
         assert_eq!(ready.reason, REASON_NOT_SYNCED);
         assert!(ready.message.contains("line 1"));
         assert_eq!(failed.hardware_version, Some(19));
-        assert_eq!(failed.provider_content_version.as_deref(), Some("2"));
+        // The version the status was filled from, not the one that failed.
+        assert_eq!(failed.provider_content_version.as_deref(), Some("1"));
     }
 
     #[test]

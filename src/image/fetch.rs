@@ -1,5 +1,7 @@
 //! Fetching and parsing an item's OVF descriptor through its library's source.
 
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
 use crate::api::ContentLibraryItemStatus;
 use crate::context::Context;
 use crate::kinds::LibraryKind;
@@ -17,14 +19,15 @@ pub async fn descriptor<L: LibraryKind>(
 ) -> Result<OvfInfo, ImageError> {
     let source = ctx
         .sources
-        .source_for(library.scope(), library.uuid(), library.source())?;
+        .source_for(library.scope(), library.id(), library.source())?;
     let files = status
         .file_info
         .iter()
         .map(|f| ItemFile {
             name: f.name.clone(),
-            size: u64::try_from(f.size).unwrap_or(0),
+            size: f.size_in_bytes.as_ref().and_then(bytes).unwrap_or(0),
             cached: f.cached,
+            version: f.version.clone().unwrap_or_default(),
         })
         .collect();
     let request = ItemInfo::descriptor_request(uuid, files);
@@ -37,4 +40,10 @@ pub async fn descriptor<L: LibraryKind>(
         .await
         .expect("the OVF parser never panics");
     Ok(parsed?)
+}
+
+/// A `sizeInBytes` quantity as bytes: plain digits as this operator writes it, or a suffixed
+/// quantity (`2Gi`) as others may.
+fn bytes(q: &Quantity) -> Option<u64> {
+    crate::ovf::quantity_to_bytes(&q.0)
 }

@@ -56,13 +56,18 @@ impl<I: ItemKind> ImageController<I> {
     pub fn new(ctx: &Context) -> Self {
         let namespace = ctx.settings.watch_namespace.as_deref();
         let failures = Arc::new(Failures::new(MAX_BACKOFF));
+        let on_invalid = crate::stores::report_invalid(ctx.recorder.clone());
         let (items, items_synced, item_events) = reflect(
-            I::api(ctx.client.clone(), namespace),
+            ctx.client.clone(),
+            namespace,
             watcher::Config::default(),
+            on_invalid.clone(),
         );
         let (images, images_synced, image_events) = reflect(
-            I::Image::api(ctx.client.clone(), namespace),
+            ctx.client.clone(),
+            namespace,
             managed_images(),
+            on_invalid,
         );
         let item_events = forget_deleted(item_events, failures.clone());
         let item_triggers = trigger_objects(item_events, items.clone(), false);
@@ -166,7 +171,7 @@ impl<I: ItemKind> Reconciler for ImageReconciler<I> {
             item_status: item.item_status(),
             owner: item.controller_owner_ref(&()),
             provider_ref: ProviderRef {
-                api_version: I::api_version(&()).into_owned(),
+                api_version: crate::api::PROVIDER_REF_API_VERSION.to_string(),
                 kind: I::kind(&()).into_owned(),
                 name: item.name_any(),
             },
@@ -175,6 +180,15 @@ impl<I: ItemKind> Reconciler for ImageReconciler<I> {
                 &image_key(namespace.as_deref(), &image_name),
                 seen.as_deref(),
             ),
+            service_labels: match namespace {
+                Some(_) => vec![],
+                None => item
+                    .labels()
+                    .keys()
+                    .filter(|k| k.starts_with(decide::LABEL_SERVICE_TYPE_PREFIX))
+                    .cloned()
+                    .collect(),
+            },
         };
         let content_version = observed
             .item_status
@@ -197,8 +211,8 @@ impl<I: ItemKind> Reconciler for ImageReconciler<I> {
     }
 }
 
-/// The part of an item's status the image controller owns (the sync owns the rest): applying
-/// an empty list gives up our entries.
+/// The item's conditions, as the image controller applies them (the sync owns the rest of the
+/// status).
 #[derive(Debug, serde::Serialize)]
 struct OwnConditions {
     conditions: Vec<crate::api::Condition>,
@@ -218,13 +232,14 @@ impl<I: ItemKind> ImageReconciler<I> {
         let Some(status) = item.item_status() else {
             return Obtained::NotNeeded;
         };
-        let library = status.content_library_ref.clone().unwrap_or_default();
+        // The library is in the item's own namespace (none for a cluster item).
+        let library_name = item.library_name();
         self.libraries_synced.wait().await;
         let Some(library) = self
             .libraries
-            .get(&store_key(&library.name, library.namespace.as_deref()))
+            .get(&store_key(library_name, item.namespace().as_deref()))
         else {
-            return Obtained::Failed(ImageError::LibraryNotFound(library.name));
+            return Obtained::Failed(ImageError::LibraryNotFound(library_name.to_string()));
         };
         match fetch::descriptor(&self.ctx, library.as_ref(), item.uuid(), status).await {
             Ok(info) => {
@@ -262,12 +277,14 @@ impl<I: ItemKind> ImageReconciler<I> {
                 }
                 Write::Image {
                     labels,
+                    annotations,
                     provider_ref,
                     owner,
                 } => {
                     let meta = kube::api::ObjectMeta {
                         name: Some(image_name.clone()),
                         labels: Some(labels),
+                        annotations: Some(annotations),
                         owner_references: owner.map(|o| vec![o]),
                         ..Default::default()
                     };

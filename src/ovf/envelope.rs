@@ -137,5 +137,14 @@ pub struct Item {
     pub virtual_quantity: Option<String>,
     pub element_name: Option<String>,
     pub configuration: Option<String>,
+    /// `rasd:InstanceID`, which `rasd:Parent` of a disk names its controller by.
+    pub instance_id: Option<String>,
+    pub parent: Option<String>,
+    /// `rasd:Address`: a controller's bus number.
+    pub address: Option<String>,
+    /// `rasd:AddressOnParent`: a disk's unit number on its controller.
+    pub address_on_parent: Option<String>,
+    /// `rasd:ResourceSubType` (`vmware.nvme.controller`, `vmware.sata.ahci`, `lsilogic`).
+    pub resource_sub_type: Option<String>,
     pub line: u32,
 }

@@ -188,6 +188,11 @@ fn hardware(section: Node<'_, '_>, lines: &xml::LineIndex) -> HardwareSection {
             virtual_quantity: xml::cim_text(i, "VirtualQuantity"),
             element_name: xml::cim_text(i, "ElementName"),
             configuration: xml::ovf_attr(i, "configuration").map(str::to_string),
+            instance_id: xml::cim_text(i, "InstanceID"),
+            parent: xml::cim_text(i, "Parent"),
+            address: xml::cim_text(i, "Address"),
+            address_on_parent: xml::cim_text(i, "AddressOnParent"),
+            resource_sub_type: xml::cim_text(i, "ResourceSubType"),
             line: lines.line(i.range().start),
         })
         .collect();

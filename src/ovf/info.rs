@@ -5,7 +5,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::envelope::{Disk, Envelope, HardwareSection, Item, ProductSection, Property};
 use super::error::OvfError;
-use super::model::{KeyValue, OvfDisk, OvfInfo, OvfProduct, OvfUserProperty};
+use super::model::{
+    ControllerKind, DiskController, KeyValue, OvfDisk, OvfInfo, OvfProduct, OvfUserProperty,
+};
 use super::units::{self, Overflow};
 use super::{guest, vapp};
 
@@ -67,6 +69,14 @@ pub(crate) fn derive(env: &Envelope) -> Result<OvfInfo, OvfError> {
     let efi = hw
         .and_then(|h| h.config.iter().find(|(k, _)| k.trim() == "firmware"))
         .is_some_and(|(_, v)| v.trim().eq_ignore_ascii_case("efi"));
+    let extra = |key: &str| {
+        hw.and_then(|h| h.config.iter().find(|(k, _)| k.trim() == key))
+            .map(|(_, v)| v.trim())
+    };
+    let v1alpha1_compatible = extra("guestinfo.vmservice.defer-cloud-init") == Some("ready");
+    let extra_labels = extra("vmservice.vmi.labels")
+        .map(extra_config_labels)
+        .unwrap_or_default();
     let disks = match hw {
         Some(hw) => disks(env, hw, config, &defaults)?,
         None => Vec::new(),
@@ -116,6 +126,8 @@ pub(crate) fn derive(env: &Envelope) -> Result<OvfInfo, OvfError> {
         disks,
         ovf_properties,
         vmware_system_properties,
+        v1alpha1_compatible,
+        extra_labels,
         capabilities: capabilities.into_iter().collect(),
     })
 }
@@ -271,18 +283,84 @@ fn disks(
                 line: item.line,
             })?;
             out.push(OvfDisk {
+                name: disk.disk_id.trim().to_string(),
+                controller: controller(hw, item),
+                unit_number: number(item.address_on_parent.as_deref()),
                 capacity_bytes: capacity(disk, defaults)?,
                 populated_bytes: populated(env, disk)?,
             });
         } else if item.virtual_quantity.is_some() {
             // A new, empty disk sized by the item itself.
+            let name = item
+                .element_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map_or_else(|| format!("disk-{}", out.len()), str::to_string);
             out.push(OvfDisk {
+                name,
+                controller: controller(hw, item),
+                unit_number: number(item.address_on_parent.as_deref()),
                 capacity_bytes: item_capacity(item)?,
                 populated_bytes: None,
             });
         }
     }
+    // Names key VMware's list of disks: a repeated one (two items naming one disk, or new disks
+    // of the same ElementName) gets its position.
+    let mut seen = BTreeSet::new();
+    for (i, d) in out.iter_mut().enumerate() {
+        if !seen.insert(d.name.clone()) {
+            d.name = format!("{}-{i}", d.name);
+            seen.insert(d.name.clone());
+        }
+    }
     Ok(out)
+}
+
+/// `key:value,key:,key` as VM Operator splits it (a part with two colons or more is skipped).
+fn extra_config_labels(value: &str) -> Vec<KeyValue> {
+    value
+        .split(',')
+        .filter_map(|kv| {
+            let parts: Vec<&str> = kv.split(':').collect();
+            let (key, value) = match parts[..] {
+                [k] => (k, ""),
+                [k, v] => (k, v),
+                _ => return None,
+            };
+            let key = key.trim();
+            (!key.is_empty()).then(|| KeyValue {
+                key: key.to_string(),
+                value: value.trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The controller whose `InstanceID` a disk item's `Parent` names, if it is a disk controller.
+fn controller(hw: &HardwareSection, disk: &Item) -> Option<DiskController> {
+    let parent = disk.parent.as_deref()?.trim();
+    let c = hw
+        .items
+        .iter()
+        .find(|i| i.instance_id.as_deref().map(str::trim) == Some(parent))?;
+    let subtype = c.resource_sub_type.as_deref().unwrap_or_default().to_ascii_lowercase();
+    let kind = match c.resource_type.as_deref().map(str::trim)? {
+        "5" => ControllerKind::Ide,
+        "6" => ControllerKind::Scsi,
+        "20" if subtype.contains("nvme") => ControllerKind::Nvme,
+        "20" => ControllerKind::Sata,
+        _ => return None,
+    };
+    Some(DiskController {
+        kind,
+        bus_number: number(c.address.as_deref()),
+    })
+}
+
+fn number(text: Option<&str>) -> Option<i32> {
+    text?.trim().parse().ok()
 }
 
 /// The DiskSection disk a `HostResource` names: `ovf:/disk/<id>` (also `/disk/<id>`, as

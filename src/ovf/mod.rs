@@ -40,8 +40,10 @@ pub mod manifest;
 pub mod ova;
 
 pub use error::OvfError;
-pub use model::{KeyValue, OvfDisk, OvfInfo, OvfProduct, OvfUserProperty};
-pub use quantity::bytes_to_quantity;
+pub use model::{
+    ControllerKind, DiskController, KeyValue, OvfDisk, OvfInfo, OvfProduct, OvfUserProperty,
+};
+pub use quantity::{bytes_to_quantity, quantity_to_bytes};
 pub use xml::MAX_DESCRIPTOR_BYTES;
 
 /// Parses an OVF descriptor (the `.ovf` file's bytes).

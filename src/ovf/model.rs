@@ -30,6 +30,12 @@ pub struct OvfInfo {
     /// Values of the `capabilities.image.vmoperator.vmware.com` property: split at commas,
     /// trimmed, deduplicated and sorted.
     pub capabilities: Vec<String>,
+    /// ExtraConfig `guestinfo.vmservice.defer-cloud-init` is `ready`: the image was prepared for
+    /// VM Service's first API (VM Operator's `VirtualMachineImageV1Alpha1Compatible`).
+    pub v1alpha1_compatible: bool,
+    /// Labels ExtraConfig `vmservice.vmi.labels` asks for (`a.example.com/x:y,z:` gives
+    /// `a.example.com/x=y` and `z=`), as VM Operator reads them.
+    pub extra_labels: Vec<KeyValue>,
 }
 
 /// `ProductSection` product information; empty strings when absent.
@@ -47,12 +53,36 @@ pub struct OvfProduct {
 /// One virtual disk of the image.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OvfDisk {
+    /// The DiskSection's `ovf:diskId`; for a new, empty disk its item's `ElementName` (or
+    /// `disk-N` by position), so every disk has a name unique in the image.
+    pub name: String,
+    /// The disk's controller, where the descriptor says.
+    pub controller: Option<DiskController>,
+    /// `rasd:AddressOnParent`: the disk's unit number on its controller.
+    pub unit_number: Option<i32>,
     /// `ovf:capacity` × `ovf:capacityAllocationUnits`, in bytes.
     pub capacity_bytes: u64,
     /// `ovf:populatedSize`; when it is 0 (a placeholder: Canonical's cloud images write 0) or
     /// absent, an estimate: the `ovf:size` of the disk's file (compressed, so low). `None` when
     /// neither gives a size above 0.
     pub populated_bytes: Option<u64>,
+}
+
+/// The controller a disk hangs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskController {
+    pub kind: ControllerKind,
+    /// `rasd:Address` of the controller.
+    pub bus_number: Option<i32>,
+}
+
+/// What kind of controller: by `ResourceType` (5 IDE, 6 SCSI, 20 other: SATA or NVMe by subtype).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControllerKind {
+    Ide,
+    Scsi,
+    Sata,
+    Nvme,
 }
 
 /// A user-configurable OVF property, as the descriptor declares it.

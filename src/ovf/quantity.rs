@@ -19,9 +19,48 @@ pub fn bytes_to_quantity(bytes: u64) -> String {
     }
 }
 
+/// A whole-byte quantity (`20Gi`, `1500M`, `4096`) as bytes; `None` for fractions, other
+/// suffixes and overflow.
+pub fn quantity_to_bytes(text: &str) -> Option<u64> {
+    const UNITS: [(&str, u64); 12] = [
+        ("Ki", 1 << 10),
+        ("Mi", 1 << 20),
+        ("Gi", 1 << 30),
+        ("Ti", 1 << 40),
+        ("Pi", 1 << 50),
+        ("Ei", 1 << 60),
+        ("k", 1_000),
+        ("M", 1_000_000),
+        ("G", 1_000_000_000),
+        ("T", 1_000_000_000_000),
+        ("P", 1_000_000_000_000_000),
+        ("E", 1_000_000_000_000_000_000),
+    ];
+    let text = text.trim();
+    let (digits, unit) = UNITS
+        .iter()
+        .find_map(|(suffix, unit)| text.strip_suffix(suffix).map(|d| (d, *unit)))
+        .unwrap_or((text, 1));
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(unit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::bytes_to_quantity as q;
+
+    #[test]
+    fn quantities_read_back_as_bytes() {
+        use super::quantity_to_bytes as b;
+        assert_eq!(b("4096"), Some(4096));
+        assert_eq!(b("20Gi"), Some(20 << 30));
+        assert_eq!(b("15M"), Some(15_000_000));
+        assert_eq!(b("1.5Gi"), None);
+        assert_eq!(b("16Ei"), None);
+        assert_eq!(b(&q(21474836480)), Some(21474836480));
+    }
 
     #[test]
     fn canonical_binary_si() {

@@ -70,7 +70,7 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({
-                "apiVersion": "imageregistry.vmware.com/v1alpha1",
+                "apiVersion": "imageregistry.vmware.com/v1alpha2",
                 "kind": "ContentLibrary",
                 "status": {"itemCount": 2},
             })

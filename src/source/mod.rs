@@ -46,6 +46,9 @@ pub struct ItemFile {
     /// Whether the file's content is held by the library (false: only metadata, e.g. a
     /// subscribed library with on-demand download).
     pub cached: bool,
+    /// The file's version in its library; empty when the source has none (published
+    /// libraries), and the item's content version stands for it.
+    pub version: String,
 }
 
 /// What a source says about one item.

@@ -19,8 +19,8 @@ use kube::runtime::reflector::Store;
 use kube::runtime::{WatchStreamExt, predicates, watcher};
 
 use crate::api::{
-    CONDITION_READY, Condition, ConditionStatus, ContentLibraryRef, ContentLibraryStatus,
-    ContentLibraryType, format_time, now_rfc3339, set_condition,
+    CONDITION_READY, Condition, ConditionStatus, ContentLibraryStatus, LibraryType, format_time,
+    now_rfc3339, set_condition,
 };
 use crate::context::Context;
 use crate::kinds::{ItemKind, Kind, LABEL_LIBRARY, LibraryKind};
@@ -40,8 +40,12 @@ pub enum SyncError {
     Source(#[from] SourceError),
     #[error("listing the library took longer than {0:?}")]
     Timeout(Duration),
-    #[error("the source holds library {found}, not {expected} (spec.uuid)")]
+    #[error("the source holds library {found}, not {expected} (spec.id)")]
     LibraryMismatch { expected: String, found: String },
+    #[error("the library has no id: spec.id (spec.uuid at v1alpha1) names the library in its source")]
+    NoLibraryId,
+    #[error("libraryType {0} is not synced by vmi-operator: only ContentLibrary is")]
+    LibraryTypeNotSupported(&'static str),
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
 }
@@ -52,6 +56,8 @@ impl ReconcileError for SyncError {
             SyncError::Source(e) => e.reason(),
             SyncError::Timeout(_) => "SourceTimeout",
             SyncError::LibraryMismatch { .. } => "LibraryMismatch",
+            SyncError::NoLibraryId => "LibraryIDMissing",
+            SyncError::LibraryTypeNotSupported(_) => "LibraryTypeNotSupported",
             SyncError::Kube(_) => "KubernetesAPIError",
         }
     }
@@ -69,8 +75,10 @@ impl<L: LibraryKind> SyncController<L> {
     pub fn new(ctx: &Context) -> Self {
         let failures = Arc::new(Failures::new(ctx.settings.sync_interval));
         let (libraries, libraries_synced, events) = reflect(
-            L::api(ctx.client.clone(), ctx.settings.watch_namespace.as_deref()),
+            ctx.client.clone(),
+            ctx.settings.watch_namespace.as_deref(),
             watcher::Config::default(),
+            crate::stores::report_invalid(ctx.recorder.clone()),
         );
         // Our own status writes must not trigger a new listing: react to spec changes only; the
         // periodic requeue does the rest.
@@ -173,22 +181,21 @@ impl<L: LibraryKind> Reconciler for SyncReconciler<L> {
     }
 }
 
-fn library_ref<L: LibraryKind>(lib: &L) -> ContentLibraryRef {
-    ContentLibraryRef {
-        name: lib.name_any(),
-        namespace: lib.namespace(),
-    }
-}
-
 impl<L: LibraryKind> SyncReconciler<L> {
     /// Lists the source and brings the item resources in line. Returns the number of items.
     async fn sync_once(&self, lib: &L) -> Result<usize, SyncError> {
         let settings = &self.ctx.settings;
+        if lib.id().is_empty() {
+            return Err(SyncError::NoLibraryId);
+        }
+        if lib.library_type() != LibraryType::ContentLibrary {
+            return Err(SyncError::LibraryTypeNotSupported("Inventory"));
+        }
         tracing::debug!("listing library");
         let source = self
             .ctx
             .sources
-            .source_for(lib.scope(), lib.uuid(), lib.source())?;
+            .source_for(lib.scope(), lib.id(), lib.source())?;
         let listing = tokio::time::timeout(settings.list_timeout, async {
             let info = source.library().await?;
             let items = source.list_items().await?;
@@ -198,9 +205,9 @@ impl<L: LibraryKind> SyncReconciler<L> {
         .map_err(|_| SyncError::Timeout(settings.list_timeout))??;
         let (info, items) = listing;
         // A source that serves another library must not replace this one's items.
-        if !info.id.is_empty() && !info.id.eq_ignore_ascii_case(lib.uuid()) {
+        if !info.id.is_empty() && !info.id.eq_ignore_ascii_case(lib.id()) {
             return Err(SyncError::LibraryMismatch {
-                expected: lib.uuid().to_string(),
+                expected: lib.id().to_string(),
                 found: info.id,
             });
         }
@@ -239,7 +246,7 @@ impl<L: LibraryKind> SyncReconciler<L> {
         let plan = plan::plan(
             items,
             &existing,
-            &library_ref(lib),
+            &name,
             owner_uid.as_deref(),
             &now_rfc3339(),
         );
@@ -256,10 +263,11 @@ impl<L: LibraryKind> SyncReconciler<L> {
                 owner_references: owner.clone().map(|o| vec![o]),
                 ..Default::default()
             };
+            let name = name.clone();
             async move {
                 let mut count = 0;
                 if desired.write_object {
-                    let object = L::Item::new_item(meta, &desired.uuid, None);
+                    let object = L::Item::new_item(meta, &desired.uuid, &name, None);
                     write::apply(&api, &desired.name, FIELD_MANAGER, &object).await?;
                     count += 1;
                 }
@@ -316,14 +324,6 @@ impl<L: LibraryKind> SyncReconciler<L> {
     }
 }
 
-fn library_type(info: &LibraryInfo) -> Option<ContentLibraryType> {
-    match info.library_type.to_ascii_lowercase().as_str() {
-        "local" => Some(ContentLibraryType::Local),
-        "subscribed" => Some(ContentLibraryType::Subscribed),
-        _ => None,
-    }
-}
-
 /// The status of a library whose listing was applied.
 fn success_status<L: LibraryKind>(
     lib: &L,
@@ -346,7 +346,6 @@ fn success_status<L: LibraryKind>(
     ContentLibraryStatus {
         name: Some(info.name.clone()).filter(|s| !s.is_empty()),
         description: Some(info.description.clone()).filter(|s| !s.is_empty()),
-        type_: library_type(info),
         version: Some(info.version.clone()).filter(|s| !s.is_empty()),
         creation_time: info.creation_time.map(format_time),
         last_modified_time: info.last_modified_time.map(format_time),
@@ -354,6 +353,9 @@ fn success_status<L: LibraryKind>(
         item_count: Some(items.len() as i64),
         observed_generation: lib.meta().generation,
         conditions,
+        // What a vCenter's registry reports of its own libraries (publication, storage): this
+        // operator only reads libraries.
+        ..Default::default()
     }
 }
 

@@ -5,9 +5,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use kube::ResourceExt;
 
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
 use crate::api::{
     CONDITION_READY, Condition, ConditionStatus, ContentLibraryItemStatus, ContentLibraryItemType,
-    ContentLibraryRef, FileInfo, set_condition,
+    FileInfo, set_condition,
 };
 use crate::kinds::ItemKind;
 use crate::source::ItemInfo;
@@ -39,6 +41,7 @@ pub fn item_type(source_type: &str) -> Option<ContentLibraryItemType> {
     match source_type.to_ascii_lowercase().as_str() {
         "ovf" => Some(ContentLibraryItemType::Ovf),
         "iso" => Some(ContentLibraryItemType::Iso),
+        // VM templates in the inventory: deployed by clone, with no descriptor to read here.
         _ => None,
     }
 }
@@ -48,12 +51,12 @@ pub fn item_type(source_type: &str) -> Option<ContentLibraryItemType> {
 pub fn item_status(
     info: &ItemInfo,
     type_: ContentLibraryItemType,
-    library: &ContentLibraryRef,
     previous: Option<&ContentLibraryItemStatus>,
     now: &str,
 ) -> ContentLibraryItemStatus {
-    // Only the Ready condition is the sync's; others (e.g. the image controller's) are not ours.
-    let mut conditions = previous.map(sync_conditions).unwrap_or_default();
+    // Only the Ready condition is the sync's. The others (the image controller's) are carried
+    // as they are: VMware's CRDs make the list atomic, so an apply without them would drop them.
+    let mut conditions = previous.map(|p| p.conditions.clone()).unwrap_or_default();
     let (status, reason, message) = match (info.security_compliance, &info.security_message) {
         (false, message) => (
             ConditionStatus::True,
@@ -70,24 +73,30 @@ pub fn item_status(
     );
     let mut status = ContentLibraryItemStatus {
         name: Some(info.name.clone()),
-        content_library_ref: Some(library.clone()),
         description: non_empty(&info.description),
-        metadata_version: non_empty(&info.metadata_version),
+        version: non_empty(&info.metadata_version),
         content_version: non_empty(&info.content_version),
         type_: Some(type_),
-        size: Some(i64::try_from(info.size).unwrap_or(i64::MAX)),
+        size_in_bytes: Some(bytes(info.size)),
         cached: info.cached,
-        ready: true,
         security_compliance: Some(info.security_compliance),
+        certificate_verification_info: None,
         file_info: info
             .files
             .iter()
             .map(|f| FileInfo {
                 name: f.name.clone(),
-                size: i64::try_from(f.size).unwrap_or(i64::MAX),
+                size_in_bytes: Some(bytes(f.size)),
+                version: Some(if f.version.is_empty() {
+                    info.content_version.clone()
+                } else {
+                    f.version.clone()
+                }),
                 cached: f.cached,
+                storage_uri: None,
             })
             .collect(),
+        source_id: None,
         creation_time: info.creation_time.map(crate::api::format_time),
         last_modified_time: info.last_modified_time.map(crate::api::format_time),
         last_sync_time: None,
@@ -99,7 +108,7 @@ pub fn item_status(
             if ContentLibraryItemStatus {
                 last_sync_time: p.last_sync_time.clone(),
                 ..status.clone()
-            } == ours(p) =>
+            } == *p =>
         {
             p.last_sync_time.clone()
         }
@@ -108,21 +117,9 @@ pub fn item_status(
     status
 }
 
-fn sync_conditions(status: &ContentLibraryItemStatus) -> Vec<Condition> {
-    status
-        .conditions
-        .iter()
-        .filter(|c| c.type_ == CONDITION_READY)
-        .cloned()
-        .collect()
-}
-
-/// The part of an item status the sync writes.
-fn ours(status: &ContentLibraryItemStatus) -> ContentLibraryItemStatus {
-    ContentLibraryItemStatus {
-        conditions: sync_conditions(status),
-        ..status.clone()
-    }
+/// A byte count as a quantity (`sizeInBytes`).
+fn bytes(n: u64) -> Quantity {
+    Quantity(n.to_string())
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -153,7 +150,7 @@ fn object_is_current<I: ItemKind>(
         .all(|(k, v)| labels.get(k) == Some(v));
     let owned =
         owner_uid.is_none_or(|uid| existing.owner_references().iter().any(|o| o.uid == uid));
-    labelled && owned && existing.uuid() == uuid
+    labelled && owned && existing.uuid() == uuid && existing.library_name() == library
 }
 
 /// Plans a sync of `library` (the library resource's name) from a successful listing.
@@ -161,7 +158,7 @@ fn object_is_current<I: ItemKind>(
 pub fn plan<I: ItemKind>(
     listing: &[ItemInfo],
     existing: &[std::sync::Arc<I>],
-    library: &ContentLibraryRef,
+    library: &str,
     owner_uid: Option<&str>,
     now: &str,
 ) -> SyncPlan {
@@ -192,17 +189,11 @@ pub fn plan<I: ItemKind>(
             continue;
         }
         let current = by_name.get(&name).copied();
-        let status = item_status(
-            info,
-            type_,
-            library,
-            current.and_then(|c| c.item_status()),
-            now,
-        );
+        let status = item_status(info, type_, current.and_then(|c| c.item_status()), now);
         let write_object =
-            !current.is_some_and(|c| object_is_current(c, &info.id, &library.name, owner_uid));
+            !current.is_some_and(|c| object_is_current(c, &info.id, library, owner_uid));
         if !write_object
-            && current.and_then(|c| c.item_status()).map(ours).as_ref() == Some(&status)
+            && current.and_then(|c| c.item_status()) == Some(&status)
         {
             plan.unchanged += 1;
             continue;
@@ -241,11 +232,8 @@ mod tests {
         }
     }
 
-    fn lib() -> ContentLibraryRef {
-        ContentLibraryRef {
-            name: "lib".into(),
-            namespace: Some("ns".into()),
-        }
+    fn lib() -> &'static str {
+        "lib"
     }
 
     fn existing_from(plan: &SyncPlan) -> Vec<Arc<ContentLibraryItem>> {
@@ -260,6 +248,7 @@ mod tests {
                 Arc::new(ContentLibraryItem::new_item(
                     meta,
                     &d.uuid,
+                    "lib",
                     Some(d.status.clone()),
                 ))
             })
@@ -272,22 +261,22 @@ mod tests {
     #[test]
     fn new_items_are_applied_then_unchanged_ones_are_not() {
         let listing = vec![info(A, "Photon OS 5.0", "1"), info(B, "Ubuntu", "3")];
-        let first = plan::<ContentLibraryItem>(&listing, &[], &lib(), None, "2026-01-01T00:00:00Z");
+        let first = plan::<ContentLibraryItem>(&listing, &[], lib(), None, "2026-01-01T00:00:00Z");
         assert_eq!(first.apply.len(), 2);
         assert_eq!(first.apply[0].name, "clitem-0a0044d7c690bcbea");
         assert!(first.delete.is_empty());
 
         let existing = existing_from(&first);
-        let second = plan(&listing, &existing, &lib(), None, "2026-01-02T00:00:00Z");
+        let second = plan(&listing, &existing, lib(), None, "2026-01-02T00:00:00Z");
         assert_eq!(second.apply, vec![]);
         assert_eq!(second.unchanged, 2);
     }
 
     #[test]
     fn a_changed_content_version_is_applied_with_a_new_sync_time() {
-        let first = plan::<ContentLibraryItem>(&[info(A, "Photon", "1")], &[], &lib(), None, "t1");
+        let first = plan::<ContentLibraryItem>(&[info(A, "Photon", "1")], &[], lib(), None, "t1");
         let existing = existing_from(&first);
-        let second = plan(&[info(A, "Photon", "2")], &existing, &lib(), None, "t2");
+        let second = plan(&[info(A, "Photon", "2")], &existing, lib(), None, "t2");
         assert_eq!(second.apply.len(), 1);
         assert!(!second.apply[0].write_object, "only the status changed");
         assert_eq!(second.apply[0].status.content_version.as_deref(), Some("2"));
@@ -299,12 +288,12 @@ mod tests {
         let first = plan::<ContentLibraryItem>(
             &[info(A, "a", "1"), info(B, "b", "1")],
             &[],
-            &lib(),
+            lib(),
             None,
             "t",
         );
         let existing = existing_from(&first);
-        let second = plan(&[info(B, "b", "1")], &existing, &lib(), None, "t");
+        let second = plan(&[info(B, "b", "1")], &existing, lib(), None, "t");
         assert_eq!(second.delete, vec!["clitem-0a0044d7c690bcbea".to_string()]);
     }
 
@@ -318,7 +307,7 @@ mod tests {
             info(B, "b", "1"),
             info(B, "b again", "1"),
         ];
-        let p = plan::<ContentLibraryItem>(&listing, &[], &lib(), None, "t");
+        let p = plan::<ContentLibraryItem>(&listing, &[], lib(), None, "t");
         assert_eq!(p.apply.len(), 1);
         assert_eq!(p.skipped.len(), 3);
     }
@@ -328,7 +317,7 @@ mod tests {
         let mut bad = info(A, "a", "1");
         bad.security_compliance = false;
         bad.security_message = Some("manifest digest mismatch for disk.vmdk".into());
-        let p = plan::<ContentLibraryItem>(&[bad], &[], &lib(), None, "t");
+        let p = plan::<ContentLibraryItem>(&[bad], &[], lib(), None, "t");
         let status = &p.apply[0].status;
         assert_eq!(status.security_compliance, Some(false));
         assert!(status.conditions[0].message.contains("disk.vmdk"));

@@ -6,7 +6,8 @@
 //!   and `ClusterVirtualMachineImage`, by name and by display name (`status.name`), fed by
 //!   watchers. Requests are answered from it, never from API reads.
 //! - [`resolve`]: the pure rules: given an index view and a VM, a JSON patch or a refusal.
-//! - [`server`]: HTTPS serving (axum + rustls), certificate reload, readiness and metrics.
+//! - [`server`]: HTTPS serving (axum + rustls), certificate reload, readiness and metrics, and
+//!   the CRDs' conversion (`/convert`, [`crate::conversion`]) on the same server.
 //!
 //! # Mutating webhook (`/mutate-vmoperator-vmware-com-v1alpha5-virtualmachine`)
 //!
@@ -82,5 +83,6 @@ pub use resolve::{
     ANNOTATION_REQUIRED_CAPABILITIES, ANNOTATION_SKIP_IMAGE_CHECKS, Admit, Refusal, VmImageFields,
 };
 pub use server::{
-    MUTATE_PATH, VALIDATE_PATH, WebhookConfig, WebhookError, WebhookServer, router, serve,
+    CONVERT_PATH, MUTATE_PATH, VALIDATE_PATH, WebhookConfig, WebhookError, WebhookServer, router,
+    serve,
 };

@@ -42,6 +42,10 @@ pub const LIVEZ_PATH: &str = "/livez";
 
 /// Largest AdmissionReview accepted (the apiserver's own request limit is 3 MiB).
 pub const BODY_LIMIT: usize = 3 * 1024 * 1024;
+/// Path of the CRDs' conversion webhook (`spec.conversion.webhook.clientConfig`).
+pub const CONVERT_PATH: &str = "/convert";
+/// Largest ConversionReview accepted: the apiserver sends a page of a list in one review.
+pub const CONVERT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 /// Longest a request may take, body included (the apiserver gives up after the webhook's
 /// `timeoutSeconds`, at most 30 s, 10 s by default).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -287,12 +291,16 @@ impl Hook {
     }
 }
 
-/// The webhook's routes, without TLS: the two admission paths, `/readyz` and `/livez`, with the
-/// body limit and the request timeout.
+/// The webhook's routes, without TLS: the two admission paths, the conversion path, `/readyz`
+/// and `/livez`, with the body limits and the request timeout.
 pub fn router(index: ImageIndex, metrics: WebhookMetrics) -> Router {
     Router::new()
         .route(MUTATE_PATH, post(mutate_handler))
         .route(VALIDATE_PATH, post(validate_handler))
+        .route(
+            CONVERT_PATH,
+            post(convert_handler).layer(DefaultBodyLimit::max(CONVERT_BODY_LIMIT)),
+        )
         .route(READYZ_PATH, get(readyz))
         .route(LIVEZ_PATH, get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -317,6 +325,30 @@ async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response()
     }
+}
+
+/// Conversion needs no index: it answers from the first request on (the apiserver calls it for
+/// any read at a version other than the stored one).
+async fn convert_handler(State(state): State<AppState>, body: Bytes) -> Response {
+    let start = Instant::now();
+    let (outcome, response) = match serde_json::from_slice::<Value>(&body) {
+        Ok(request) => {
+            let answer = tokio::task::spawn_blocking(move || crate::conversion::review(&request))
+                .await
+                .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+            let failed = answer["response"]["result"]["status"] != "Success";
+            let outcome = if failed { result::ERROR } else { result::ALLOWED };
+            (outcome, axum::Json(answer).into_response())
+        }
+        Err(e) => (
+            result::ERROR,
+            (StatusCode::BAD_REQUEST, format!("not a ConversionReview: {e}\n")).into_response(),
+        ),
+    };
+    state
+        .metrics
+        .observe(CONVERT_PATH, outcome, start.elapsed().as_secs_f64());
+    response
 }
 
 async fn mutate_handler(State(state): State<AppState>, body: Bytes) -> Response {

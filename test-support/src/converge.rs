@@ -57,7 +57,7 @@ async fn list(client: &Client, ns: &str, library: Option<&str>) -> Option<Snapsh
     for item in items {
         snap.item_uids
             .insert(item.name_any(), item.uid().unwrap_or_default());
-        snap.items.insert(item.name_any(), item.spec.uuid.clone());
+        snap.items.insert(item.name_any(), item.spec.id.clone());
     }
     for image in images {
         let of_listed_item = image

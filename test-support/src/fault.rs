@@ -43,6 +43,7 @@ impl Component {
 /// A control plane of one test alone; stopped (`hack/cluster.sh down`) when dropped.
 pub struct FaultCluster {
     dir: PathBuf,
+    crds: Option<PathBuf>,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -52,13 +53,23 @@ impl FaultCluster {
     ///
     /// Call it first thing in the test.
     pub fn start(name: &str) -> FaultCluster {
+        Self::start_with_crds(name, None)
+    }
+
+    /// [`FaultCluster::start`] with the CRDs of `crds` (a folder of YAML files, e.g. VMware's own)
+    /// in place of the project's `crds/`.
+    pub fn start_with_crds(name: &str, crds: Option<&Path>) -> FaultCluster {
         static TURN: Mutex<()> = Mutex::new(());
         let turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
         let dir = repo_root().join("target/fault-cluster").join(name);
         std::fs::create_dir_all(&dir).expect("create the fault cluster's state dir");
         cluster::set_fault_dir(Some(dir.clone()));
         // The guard exists before `up`, so a half-started control plane is stopped too.
-        let cluster = FaultCluster { dir, _turn: turn };
+        let cluster = FaultCluster {
+            dir,
+            crds: crds.map(Path::to_path_buf),
+            _turn: turn,
+        };
         let started = Instant::now();
         cluster.script("up");
         eprintln!(
@@ -74,9 +85,12 @@ impl FaultCluster {
     }
 
     fn script(&self, command: &str) {
-        let status = Command::new(repo_root().join("hack/cluster.sh"))
-            .arg(command)
-            .env("VMI_CLUSTER_DIR", &self.dir)
+        let mut cmd = Command::new(repo_root().join("hack/cluster.sh"));
+        cmd.arg(command).env("VMI_CLUSTER_DIR", &self.dir);
+        if let Some(crds) = &self.crds {
+            cmd.env("VMI_CLUSTER_CRDS", crds);
+        }
+        let status = cmd
             .status()
             .expect("run hack/cluster.sh");
         assert!(

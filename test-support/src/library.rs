@@ -196,9 +196,9 @@ pub async fn create_library(client: &Client, ns: &str, name: &str, uuid: &str, s
         client,
         ns,
         &format!(
-            "apiVersion: imageregistry.vmware.com/v1alpha1\nkind: ContentLibrary\n\
+            "apiVersion: imageregistry.vmware.com/v1alpha2\nkind: ContentLibrary\n\
              metadata: {{ name: {name}, namespace: {ns} }}\n\
-             spec: {{ uuid: \"{uuid}\", source: \"{source}\" }}\n"
+             spec: {{ id: \"{uuid}\", source: \"{source}\" }}\n"
         ),
     )
     .await;

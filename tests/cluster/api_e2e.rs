@@ -290,12 +290,12 @@ async fn kubectl_shows_images_as_the_vm_operator_page_does() {
     assert!(err.contains("Unsupported value"), "{err}");
 
     // A content library item's UUID cannot change.
-    let item = json!({ "apiVersion": "imageregistry.vmware.com/v1alpha1", "kind": "ContentLibraryItem",
-        "metadata": { "name": "clitem-0a0044d7c690bcbea", "namespace": ns }, "spec": { "uuid": "e1968c25-dd84-4506-8dc7-9beacb6b688e" } });
+    let item = json!({ "apiVersion": "imageregistry.vmware.com/v1alpha2", "kind": "ContentLibraryItem",
+        "metadata": { "name": "clitem-0a0044d7c690bcbea", "namespace": ns }, "spec": { "id": "e1968c25-dd84-4506-8dc7-9beacb6b688e", "libraryName": "images" } });
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), item.to_string()).unwrap();
     kubectl::kubectl_ok(&["create", "-f", file.path().to_str().unwrap()]);
-    let change = json!({ "spec": { "uuid": "11111111-2222-3333-4444-555555555555" } }).to_string();
+    let change = json!({ "spec": { "id": "11111111-2222-3333-4444-555555555555" } }).to_string();
     let err = kubectl::kubectl_err(&[
         "patch",
         "clitem",
@@ -306,13 +306,13 @@ async fn kubectl_shows_images_as_the_vm_operator_page_does() {
         "-p",
         &change,
     ]);
-    assert!(err.contains("uuid is immutable"), "{err}");
+    assert!(err.contains("id is immutable"), "{err}");
     // A required field is required.
-    let no_uuid = json!({ "apiVersion": "imageregistry.vmware.com/v1alpha1", "kind": "ContentLibrary",
+    let no_uuid = json!({ "apiVersion": "imageregistry.vmware.com/v1alpha2", "kind": "ContentLibrary",
         "metadata": { "name": "no-uuid", "namespace": ns }, "spec": {} });
     std::fs::write(file.path(), no_uuid.to_string()).unwrap();
     let err = kubectl::kubectl_err(&["create", "-f", file.path().to_str().unwrap()]);
-    assert!(err.contains("spec.uuid: Required value"), "{err}");
+    assert!(err.contains("spec.id: Required value"), "{err}");
 
     kubectl::kubectl_ok(&["delete", "cvmi", &cvmi_name, "--wait=false"]);
 }

@@ -41,7 +41,7 @@ async fn a_standby_replica_takes_over_when_the_leader_dies() {
     library::publish(lib_dir.path(), &lib_id);
     let source = format!("file://{}/lib.json", lib_dir.path().display());
     yaml::apply_yaml(&client, &ns, &format!(
-        "apiVersion: imageregistry.vmware.com/v1alpha1\nkind: ContentLibrary\nmetadata: {{ name: ha, namespace: {ns} }}\nspec: {{ uuid: \"{lib_id}\", source: \"{source}\" }}\n"
+        "apiVersion: imageregistry.vmware.com/v1alpha2\nkind: ContentLibrary\nmetadata: {{ name: ha, namespace: {ns} }}\nspec: {{ id: \"{lib_id}\", source: \"{source}\" }}\n"
     )).await;
 
     let flags = |name: &str| -> Vec<String> {

@@ -86,15 +86,15 @@ async fn libraries_become_items_and_images_and_follow_their_source() {
         &ns,
         &format!(
             r#"
-apiVersion: imageregistry.vmware.com/v1alpha1
+apiVersion: imageregistry.vmware.com/v1alpha2
 kind: ContentLibrary
 metadata: {{ name: images, namespace: {ns} }}
-spec: {{ uuid: "{lib_id}", source: "{source}" }}
+spec: {{ id: "{lib_id}", source: "{source}" }}
 ---
-apiVersion: imageregistry.vmware.com/v1alpha1
+apiVersion: imageregistry.vmware.com/v1alpha2
 kind: ClusterContentLibrary
 metadata: {{ name: {ccl_name} }}
-spec: {{ uuid: "{cluster_lib_id}", source: "{cluster_source}" }}
+spec: {{ id: "{cluster_lib_id}", source: "{cluster_source}" }}
 "#
         ),
     )
@@ -120,7 +120,7 @@ spec: {{ uuid: "{cluster_lib_id}", source: "{cluster_source}" }}
     let items = get_json(&["get", "clitem", "-n", &ns]);
     assert_eq!(items_of(&items).len(), 3);
     for item in items_of(&items) {
-        let uuid = item["spec"]["uuid"].as_str().unwrap();
+        let uuid = item["spec"]["id"].as_str().unwrap();
         let expected = vmoperator_vmi_id(uuid);
         assert_eq!(
             item["metadata"]["name"].as_str().unwrap(),
@@ -239,7 +239,7 @@ spec: {{ uuid: "{cluster_lib_id}", source: "{cluster_source}" }}
             let Some(item) = items_of(&items).pop() else {
                 return false;
             };
-            let image_name = vmoperator_vmi_id(item["spec"]["uuid"].as_str().unwrap());
+            let image_name = vmoperator_vmi_id(item["spec"]["id"].as_str().unwrap());
             let image = kubectl::kubectl(&["get", "cvmi", &image_name, "-o", "json"]);
             image.status.success()
                 && ready(&serde_json::from_slice(&image.stdout).unwrap())
@@ -258,10 +258,10 @@ spec: {{ uuid: "{cluster_lib_id}", source: "{cluster_source}" }}
         &ns,
         &format!(
             r#"
-apiVersion: imageregistry.vmware.com/v1alpha1
+apiVersion: imageregistry.vmware.com/v1alpha2
 kind: ContentLibraryItem
 metadata: {{ name: impostor, namespace: {ns} }}
-spec: {{ uuid: "{photon_uuid}" }}
+spec: {{ id: "{photon_uuid}", libraryName: images }}
 "#
         ),
     )

@@ -62,7 +62,7 @@ async fn a_vcenter_library_becomes_items_and_images() {
     .unwrap();
 
     yaml::apply_yaml(&client, &ns, &format!(
-        "apiVersion: imageregistry.vmware.com/v1alpha1\nkind: ContentLibrary\nmetadata: {{ name: vcenter, namespace: {ns} }}\nspec: {{ uuid: \"{library_id}\" }}\n"
+        "apiVersion: imageregistry.vmware.com/v1alpha2\nkind: ContentLibrary\nmetadata: {{ name: vcenter, namespace: {ns} }}\nspec: {{ id: \"{library_id}\" }}\n"
     )).await;
     let mut operator = operator::OperatorProcess::start(
         &format!("vcsim-{ns}"),

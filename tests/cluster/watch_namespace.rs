@@ -20,15 +20,15 @@ async fn plant(client: &kube::Client, ns: &str, lib_id: &str, source: &str) {
         ns,
         &format!(
             r#"
-apiVersion: imageregistry.vmware.com/v1alpha1
+apiVersion: imageregistry.vmware.com/v1alpha2
 kind: ContentLibrary
 metadata: {{ name: images, namespace: {ns} }}
-spec: {{ uuid: "{lib_id}", source: "{source}" }}
+spec: {{ id: "{lib_id}", source: "{source}" }}
 ---
-apiVersion: imageregistry.vmware.com/v1alpha1
+apiVersion: imageregistry.vmware.com/v1alpha2
 kind: ContentLibraryItem
 metadata: {{ name: clitem-0a0044d7c690bcbea, namespace: {ns} }}
-spec: {{ uuid: e1968c25-dd84-4506-8dc7-9beacb6b688e }}
+spec: {{ id: e1968c25-dd84-4506-8dc7-9beacb6b688e, libraryName: images }}
 ---
 apiVersion: vmoperator.vmware.com/v1alpha5
 kind: VirtualMachineImage
@@ -44,7 +44,7 @@ spec:
     .await;
     let items: Api<ContentLibraryItem> = Api::namespaced(client.clone(), ns);
     let status = json!({
-        "apiVersion": "imageregistry.vmware.com/v1alpha1",
+        "apiVersion": "imageregistry.vmware.com/v1alpha2",
         "kind": "ContentLibraryItem",
         "status": {
             "name": "hand-made", "type": "Iso", "ready": true, "contentVersion": "1",

@@ -342,8 +342,8 @@ async fn bad_resources(client: &Client, ns: &str, good_source: &str, good_id: &s
     let libraries: Api<ContentLibrary> = Api::namespaced(client.clone(), ns);
     for (name, source) in [("no-url", "not a URL"), ("ftp", "ftp://127.0.0.1/lib.json")] {
         let lib: ContentLibrary = serde_json::from_value(serde_json::json!({
-            "apiVersion": "imageregistry.vmware.com/v1alpha1", "kind": "ContentLibrary",
-            "metadata": { "name": name }, "spec": { "uuid": LIB_UUID, "source": source }
+            "apiVersion": "imageregistry.vmware.com/v1alpha2", "kind": "ContentLibrary",
+            "metadata": { "name": name }, "spec": { "id": LIB_UUID, "source": source }
         }))
         .unwrap();
         match libraries.create(&PostParams::default(), &lib).await {
@@ -390,8 +390,8 @@ async fn bad_resources(client: &Client, ns: &str, good_source: &str, good_id: &s
     yaml::apply_yaml(
         client,
         ns,
-        "apiVersion: imageregistry.vmware.com/v1alpha1\nkind: ContentLibraryItem\n\
-         metadata: { name: clitem-handmade }\nspec: { uuid: not-a-uuid }\n",
+        "apiVersion: imageregistry.vmware.com/v1alpha2\nkind: ContentLibraryItem\n\
+         metadata: { name: clitem-handmade }\nspec: { id: not-a-uuid, libraryName: nowhere }\n",
     )
     .await;
     for (name, _, _, reason, message) in &cases {
@@ -537,7 +537,7 @@ fn breakages() -> Vec<(&'static str, Break, &'static str, &'static str)> {
                 put(d, "lib.json", &lib);
             },
             "LibraryMismatch",
-            "(spec.uuid)",
+            "(spec.id)",
         ),
     ]
 }

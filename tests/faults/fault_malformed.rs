@@ -157,15 +157,15 @@ async fn malformed_items_do_not_stall_the_good_ones() {
     let mut yaml = String::new();
     for i in 0..50 {
         yaml.push_str(&format!(
-            "---\napiVersion: imageregistry.vmware.com/v1alpha1\nkind: ContentLibraryItem\n\
-             metadata: {{ name: handmade-{i} }}\nspec: {{ uuid: not-a-uuid-{i} }}\n"
+            "---\napiVersion: imageregistry.vmware.com/v1alpha2\nkind: ContentLibraryItem\n\
+             metadata: {{ name: handmade-{i} }}\nspec: {{ id: not-a-uuid-{i}, libraryName: nowhere }}\n"
         ));
     }
     for i in 0..20 {
         yaml.push_str(&format!(
-            "---\napiVersion: imageregistry.vmware.com/v1alpha1\nkind: ContentLibrary\n\
+            "---\napiVersion: imageregistry.vmware.com/v1alpha2\nkind: ContentLibrary\n\
              metadata: {{ name: nowhere-{i} }}\n\
-             spec: {{ uuid: \"{}\", source: \"file:///nonexistent-{ns}/{i}/lib.json\" }}\n",
+             spec: {{ id: \"{}\", source: \"file:///nonexistent-{ns}/{i}/lib.json\" }}\n",
             uuid::Uuid::new_v4()
         ));
     }

@@ -9,3 +9,4 @@ mod fault_malformed;
 mod fault_operator;
 mod fault_relist;
 mod fault_source;
+mod vmware_api;

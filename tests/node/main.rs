@@ -118,6 +118,9 @@ impl Node {
             &format!("image.tag={tag}"),
             "--set",
             "image.pullPolicy=Never",
+            // The node has no VM Operator: the chart brings the VirtualMachine CRD.
+            "--set",
+            "crds.virtualMachine=true",
             "--wait",
             "--timeout",
             "4m",

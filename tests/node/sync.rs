@@ -81,7 +81,7 @@ pub fn published_library(node: &Node, f: &mut Figures) -> R {
     })?;
     let t = std::time::Instant::now();
     node.apply(&format!(
-        "apiVersion: imageregistry.vmware.com/v1alpha1\nkind: ContentLibrary\nmetadata: {{name: node-images, namespace: {WEBHOOK_NS}}}\nspec: {{uuid: {LIBRARY_ID}, source: \"{url}\"}}\n"
+        "apiVersion: imageregistry.vmware.com/v1alpha2\nkind: ContentLibrary\nmetadata: {{name: node-images, namespace: {WEBHOOK_NS}}}\nspec: {{id: {LIBRARY_ID}, source: \"{url}\"}}\n"
     ))?;
     wait_for("3 Ready images", Duration::from_secs(90), || {
         Ok((ready_count(node)? == names.len()).then_some(()))

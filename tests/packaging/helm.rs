@@ -674,16 +674,40 @@ fn chart_crds_are_crds_dir() {
     let objects = render(
         "vmi",
         "vmi-system",
-        &["--set-json", r#"crds.annotations={"example.com/note":"x"}"#],
+        &[
+            "--set-json",
+            r#"crds.annotations={"example.com/note":"x"}"#,
+            "--set",
+            "crds.virtualMachine=true",
+        ],
     );
     let expected = crds_dir();
+    // The webhook configurations' CA: the CRDs' conversion must carry the same one.
+    let webhook_ca = of_kind(&objects, "MutatingWebhookConfiguration")[0]["webhooks"][0]
+        ["clientConfig"]["caBundle"]
+        .clone();
+    assert!(webhook_ca.is_string());
     let mut rendered = BTreeMap::new();
     for crd in of_kind(&objects, "CustomResourceDefinition") {
         let mut crd = crd.clone();
+        let n = crd["metadata"]["name"].as_str().unwrap().to_string();
+        let conversion = crd["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("conversion")
+            .unwrap_or_default();
+        if n.starts_with("virtualmachines.") {
+            assert_eq!(conversion, Value::Null, "VM Operator's VirtualMachine CRD converts nothing here");
+        } else {
+            let config = &conversion["webhook"]["clientConfig"];
+            assert_eq!(conversion["strategy"], "Webhook", "{n}");
+            assert_eq!(config["service"]["name"], "vmi-webhook-service", "{n}");
+            assert_eq!(config["service"]["path"], "/convert", "{n}");
+            assert_eq!(config["caBundle"], webhook_ca, "{n}: one CA for every webhook");
+        }
         let meta = crd["metadata"].as_object_mut().unwrap();
         let annotations = meta.remove("annotations").unwrap_or_default();
         let labels = meta.remove("labels").unwrap_or_default();
-        let n = crd["metadata"]["name"].as_str().unwrap().to_string();
         assert_eq!(
             annotations,
             json!({"helm.sh/resource-policy": "keep", "example.com/note": "x"}),
@@ -706,6 +730,14 @@ fn chart_crds_are_crds_dir() {
 
     let without = render("vmi", "vmi-system", &["--set", "crds.install=false"]);
     assert!(of_kind(&without, "CustomResourceDefinition").is_empty());
+    // By default the VirtualMachine CRD is left to VM Operator.
+    let default = render("vmi", "vmi-system", &[]);
+    let names: Vec<&str> = of_kind(&default, "CustomResourceDefinition")
+        .iter()
+        .map(|c| c["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), expected.len() - 1, "{names:?}");
+    assert!(!names.contains(&"virtualmachines.vmoperator.vmware.com"));
 }
 
 // ---------------------------------------------------------------------------------------------

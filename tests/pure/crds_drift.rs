@@ -60,6 +60,6 @@ fn schemas_carry_descriptions_and_validation() {
     let item_json = serde_json::to_string(item).unwrap();
     assert!(
         item_json.contains(r#""rule":"self == oldSelf""#),
-        "spec.uuid is immutable by CEL"
+        "spec.id is immutable by CEL"
     );
 }

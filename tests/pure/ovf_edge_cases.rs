@@ -64,6 +64,9 @@ fn namespaces_are_matched_by_uri_not_prefix() {
     assert_eq!(
         info.disks,
         vec![DiskInfo {
+            name: "vmdisk1".into(),
+            controller: None,
+            unit_number: None,
             capacity_bytes: 2 << 30,
             populated_bytes: None
         }]
@@ -423,6 +426,9 @@ fn populated_size_and_file_size() {
     assert_eq!(
         disks(r#"ovf:capacity="1" ovf:populatedSize="77" ovf:fileRef="f1""#),
         Ok(vec![DiskInfo {
+            name: "d1".into(),
+            controller: None,
+            unit_number: None,
             capacity_bytes: 1,
             populated_bytes: Some(77)
         }])

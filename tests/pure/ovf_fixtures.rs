@@ -35,8 +35,16 @@ fn read(rel: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The fixture's parse, its disks' names and controllers left out: `disk_names_and_controllers`
+/// checks those, and the expectations below are about sizes.
 fn parse(rel: &str) -> OvfInfo {
-    parse_descriptor(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    let mut info = parse_descriptor(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    for d in &mut info.disks {
+        d.name.clear();
+        d.controller = None;
+        d.unit_number = None;
+    }
+    info
 }
 
 fn govmomi(name: &str) -> String {
@@ -62,9 +70,36 @@ fn product(product: &str, vendor: &str, version: &str, full_version: &str) -> Pr
 
 fn disk(capacity_bytes: u64, populated_bytes: Option<u64>) -> DiskInfo {
     DiskInfo {
+        name: String::new(),
+        controller: None,
+        unit_number: None,
         capacity_bytes,
         populated_bytes,
     }
+}
+
+/// Disks are named by their `ovf:diskId` and carry the controller their item's `rasd:Parent`
+/// names, with its bus (`rasd:Address`) and their unit (`rasd:AddressOnParent`).
+#[test]
+fn disk_names_and_controllers() {
+    use vmi_operator::ovf::{ControllerKind, DiskController};
+    let photon = parse_descriptor(&read(&govmomi("photon5.ovf"))).unwrap();
+    let found: Vec<_> = photon
+        .disks
+        .iter()
+        .map(|d| (d.name.as_str(), d.controller, d.unit_number))
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            "vmdisk1",
+            Some(DiskController {
+                kind: ControllerKind::Scsi,
+                bus_number: Some(0)
+            }),
+            Some(0)
+        )]
+    );
 }
 
 #[test]
@@ -85,6 +120,8 @@ fn photon5() {
             ovf_properties: vec![],
             vmware_system_properties: vec![],
             capabilities: vec![],
+            v1alpha1_compatible: false,
+            extra_labels: vec![],
         }
     );
 }
@@ -115,6 +152,8 @@ fn ubuntu_24_10_cloud_image() {
             ],
             vmware_system_properties: vec![],
             capabilities: vec![],
+            v1alpha1_compatible: false,
+            extra_labels: vec![],
         }
     );
 }
@@ -143,6 +182,8 @@ fn multiple_disks_follow_the_default_deployment_option() {
             ovf_properties: vec![],
             vmware_system_properties: vec![],
             capabilities: vec![],
+            v1alpha1_compatible: false,
+            extra_labels: vec![],
         }
     );
 }
@@ -168,6 +209,8 @@ fn properties() {
             ],
             vmware_system_properties: vec![],
             capabilities: vec![],
+            v1alpha1_compatible: false,
+            extra_labels: vec![],
         }
     );
 }
@@ -346,6 +389,8 @@ fn virtualbox_ovf_2_0_export() {
             ovf_properties: vec![],
             vmware_system_properties: vec![],
             capabilities: vec![],
+            v1alpha1_compatible: false,
+            extra_labels: vec![],
         }
     );
 }
@@ -469,6 +514,8 @@ fn ttylinux_ova() {
                 value: "1.15".into()
             }],
             capabilities: vec![],
+            v1alpha1_compatible: false,
+            extra_labels: vec![],
         }
     );
 }

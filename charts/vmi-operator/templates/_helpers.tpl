@@ -109,3 +109,61 @@ matchExpressions:
     values: ["kube-system", {{ .Release.Namespace | quote }}]
 {{- end }}
 {{- end }}
+
+{{/*
+The webhook's serving certificate and CA (base64 PEM) as JSON {crt, key, ca}, when the chart makes
+them (certManager.enabled false): reused from the existing Secret on upgrade, else generated. Made
+once per render and kept in .Values, so the Secret, the webhook configurations and the CRDs'
+conversion, rendered from different files, carry the same CA.
+*/}}
+{{- define "vmi-operator.webhookPKI" -}}
+{{- if not (hasKey .Values "__webhookPKI") }}
+{{- $secretName := include "vmi-operator.webhookCertSecret" . }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace $secretName }}
+{{- $crt := dig "data" "tls.crt" "" $existing }}
+{{- $key := dig "data" "tls.key" "" $existing }}
+{{- $ca := dig "data" "ca.crt" "" $existing }}
+{{- if not (and $crt $key $ca) }}
+{{- $fullname := include "vmi-operator.fullname" . }}
+{{- $days := int .Values.webhook.selfSignedCertValidityDays }}
+{{- $svc := include "vmi-operator.webhookService" . }}
+{{- $caCert := genCA (printf "%s-webhook-ca" $fullname) $days }}
+{{- $cert := genSignedCert (printf "%s.%s.svc" $svc .Release.Namespace) nil (include "vmi-operator.webhookDnsNames" . | fromYamlArray) $days $caCert }}
+{{- $crt = $cert.Cert | b64enc }}
+{{- $key = $cert.Key | b64enc }}
+{{- $ca = $caCert.Cert | b64enc }}
+{{- end }}
+{{- $_ := set .Values "__webhookPKI" (dict "crt" $crt "key" $key "ca" $ca) }}
+{{- end }}
+{{- toJson (get .Values "__webhookPKI") }}
+{{- end }}
+
+{{/*
+spec.conversion of the chart's CRDs: the operator's webhook Service at /convert, with the chart's
+CA (or cert-manager's, injected through the CRD's annotation). Without the webhook: None (only
+apiVersion changes; fields of other versions are lost), said in values.yaml.
+*/}}
+{{- define "vmi-operator.crdConversion" -}}
+{{- if .Values.webhook.enabled }}
+conversion:
+  strategy: Webhook
+  webhook:
+    conversionReviewVersions: ["v1"]
+    clientConfig:
+      service:
+        name: {{ include "vmi-operator.webhookService" . }}
+        namespace: {{ .Release.Namespace }}
+        path: /convert
+        port: 443
+      {{- if not .Values.certManager.enabled }}
+      caBundle: {{ (include "vmi-operator.webhookPKI" . | fromJson).ca }}
+      {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The CRDs' cert-manager CA injection annotation, when cert-manager issues the certificate. */}}
+{{- define "vmi-operator.crdAnnotations" -}}
+{{- if and .Values.webhook.enabled .Values.certManager.enabled }}
+cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "vmi-operator.servingCertificate" . }}
+{{- end }}
+{{- end }}

@@ -69,9 +69,9 @@ pub(crate) async fn apply_library(client: &Client, ns: &str, lib: &Library) -> C
     let object = ContentLibrary::new(
         "images",
         ContentLibrarySpec {
-            uuid: lib.id.clone(),
-            writable: false,
+            id: lib.id.clone(),
             source: Some(lib.url.clone()),
+            ..Default::default()
         },
     );
     Api::<ContentLibrary>::namespaced(client.clone(), ns)

@@ -4,7 +4,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ObjectMeta;
 
 use super::*;
-use crate::api::{CONDITION_READY, ContentLibraryItemType, ContentLibraryRef, VirtualMachineImage};
+use crate::api::{
+    CONDITION_READY, ContentLibraryItemType, VirtualMachineImage,
+};
 use crate::kinds::ImageKind;
 
 const UUID: &str = "e1968c25-dd84-4506-8dc7-9beacb6b688e";
@@ -14,13 +16,9 @@ const IMAGE: &str = "vmi-0a0044d7c690bcbea";
 fn item_status(type_: ContentLibraryItemType) -> ContentLibraryItemStatus {
     ContentLibraryItemStatus {
         name: Some("Photon OS 5.0".into()),
-        content_library_ref: Some(ContentLibraryRef {
-            name: "lib".into(),
-            namespace: Some("ns".into()),
-        }),
         content_version: Some("1".into()),
         type_: Some(type_),
-        ready: true,
+        conditions: vec![Condition::new(CONDITION_READY, ConditionStatus::True, "Synced", "")],
         security_compliance: Some(true),
         ..Default::default()
     }
@@ -54,6 +52,7 @@ fn observed<'a>(
         },
         image,
         store_behind: false,
+        service_labels: vec![],
     }
 }
 
@@ -101,10 +100,12 @@ fn written(decision: &Decision, before: Option<&VirtualMachineImage>) -> Virtual
         match w {
             Write::Image {
                 labels,
+                annotations,
                 provider_ref,
                 owner,
             } => {
                 image.metadata.labels = Some(labels.clone());
+                image.metadata.annotations = Some(annotations.clone());
                 image.metadata.owner_references = owner.clone().map(|o| vec![o]);
                 image.spec.provider_ref = Some(provider_ref.clone());
             }
@@ -278,8 +279,10 @@ fn an_image_of_another_item_is_a_conflict_that_waits_for_a_change() {
         ..owner("uid-2")
     }]);
     let d = done(prepare(&observed(Some(&status), Some(&theirs)), false));
+    // The whole list (VMware's is atomic): the sync's Ready stays beside the conflict.
     assert!(matches!(&d.writes[..], [Write::ItemConditions(c)]
-        if c.len() == 1 && c[0].type_ == CONDITION_IMAGE_CONFLICT && c[0].status == ConditionStatus::True));
+        if c.len() == 2 && c[0].type_ == CONDITION_READY
+            && c[1].type_ == CONDITION_IMAGE_CONFLICT && c[1].status == ConditionStatus::True));
     assert_eq!(d.events[0].reason, "VMIIDConflict");
     assert!(d.events[0].note.contains("clitem-other"));
     assert!(matches!(&d.then, Then::Fail(e @ ImageError::Conflict { .. }) if e.waits_for_change()));
@@ -288,19 +291,20 @@ fn an_image_of_another_item_is_a_conflict_that_waits_for_a_change() {
 #[test]
 fn a_resolved_conflict_is_cleared_first() {
     let mut status = item_status(ContentLibraryItemType::Ovf);
-    status.conditions = vec![Condition::new(
+    status.conditions.push(Condition::new(
         CONDITION_IMAGE_CONFLICT,
         ConditionStatus::True,
         "VMIIDConflict",
         "taken",
-    )];
+    ));
     let p = pending(prepare(&observed(Some(&status), None), false));
     let d = decide(
         &observed(Some(&status), None),
         p,
         Obtained::Parsed(photon()),
     );
-    assert!(matches!(&d.writes[0], Write::ItemConditions(c) if c.is_empty()));
+    assert!(matches!(&d.writes[0], Write::ItemConditions(c)
+        if c.len() == 1 && c[0].type_ == CONDITION_READY));
     assert_eq!(d.writes.len(), 3);
 }
 

@@ -195,6 +195,7 @@ impl PublishedSource {
                 name: f.name,
                 size: f.size,
                 cached: true,
+                version: String::new(),
             });
         }
         let info = ItemInfo {

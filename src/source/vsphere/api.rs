@@ -129,6 +129,7 @@ pub(crate) fn item_info(item: Item, files: Vec<File>) -> ItemInfo {
             name: f.name,
             size: f.size.unwrap_or(0),
             cached: f.cached.unwrap_or(false),
+            version: f.version,
         };
         // vcsim appends a file again when an item is re-uploaded; the last entry is current.
         match out_files.iter_mut().find(|o| o.name == file.name) {
@@ -247,7 +248,8 @@ mod tests {
             ItemFile {
                 name: "ttylinux.ovf".into(),
                 size: 12,
-                cached: true
+                cached: true,
+                version: "1".into(),
             }
         );
         assert_eq!(info.size, 12 + 66048);

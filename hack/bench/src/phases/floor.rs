@@ -7,7 +7,7 @@ use futures::StreamExt;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
-use vmi_operator::api::{ContentLibraryItem, ContentLibraryRef, ProviderRef, VirtualMachineImage};
+use vmi_operator::api::{ContentLibraryItem, ProviderRef, VirtualMachineImage};
 use vmi_operator::image::desired::{Descriptor, ItemFacts, image_labels};
 use vmi_operator::kinds::ImageKind;
 use vmi_operator::source::{LibrarySource, PublishedSource, TlsOptions};
@@ -85,10 +85,7 @@ pub(crate) async fn floor_run(
     assert_eq!(listing.len(), n, "items in {}", lib.url);
     let bytes = source.fetch_ovf(&listing[0]).await.expect("fetch the OVF");
     let ovf = vmi_operator::ovf::parse_descriptor(&bytes).expect("parse the OVF");
-    let library_ref = ContentLibraryRef {
-        name: library.name_any(),
-        namespace: Some(ns.clone()),
-    };
+    let library_name = library.name_any();
     let owner = library.controller_owner_ref(&());
     let labels = plan::item_labels(&library.name_any());
     let now = vmi_operator::api::now_rfc3339();
@@ -105,7 +102,7 @@ pub(crate) async fn floor_run(
         .map(|info| {
             let type_ = plan::item_type(&info.item_type).expect("an OVF item");
             let item_name = vmi_operator::vmi_id::item_name(&info.id).expect("item UUID");
-            let status = plan::item_status(info, type_, &library_ref, None, &now);
+            let status = plan::item_status(info, type_, None, &now);
             let facts = ItemFacts::from_status(&item_name, &info.id, &status);
             let image_status = vmi_operator::image::desired::image_status(
                 &facts,
@@ -117,7 +114,7 @@ pub(crate) async fn floor_run(
                 item: json!({
                     "apiVersion": item_type.0, "kind": item_type.1,
                     "metadata": { "name": item_name, "labels": labels, "ownerReferences": owner.iter().collect::<Vec<_>>() },
-                    "spec": { "uuid": info.id },
+                    "spec": { "id": info.id, "libraryName": library_name },
                 }),
                 item_status: json!({ "apiVersion": item_type.0, "kind": item_type.1, "status": status }),
                 image_labels: image_labels(&image_status),

@@ -1,0 +1,68 @@
+//! The image status of v1alpha3 and v1alpha4: v1alpha2's, with `type` and `disks`.
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{
+    Condition, Firmware, ImageType, KeyValuePair, OsInfo, OvfProperty, ProductInfo,
+};
+
+/// The status of a v1alpha3/v1alpha4 image.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageStatus {
+    /// Display name of the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Content type of the image.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<ImageType>,
+    /// Firmware the image boots with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<Firmware>,
+    /// VMware virtual hardware version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_version: Option<i32>,
+    /// Capabilities of the image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub capabilities: Vec<String>,
+    /// Operating system of the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_info: Option<OsInfo>,
+    /// Product metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_info: Option<ProductInfo>,
+    /// Virtual disks of the image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disks: Vec<Disk>,
+    /// User-configurable OVF properties.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ovf_properties: Vec<OvfProperty>,
+    /// VMware system properties.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vmware_system_properties: Vec<KeyValuePair>,
+    /// Provider-specific identifier of the item.
+    #[serde(default, rename = "providerItemID", skip_serializing_if = "Option::is_none")]
+    pub provider_item_id: Option<String>,
+    /// Content version of the item at the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_content_version: Option<String>,
+    /// Current state of the image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// A disk of a v1alpha3/v1alpha4 image.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Disk {
+    /// Virtual disk capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Quantity>,
+    /// Estimated populated size of the disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Quantity>,
+}
