@@ -74,10 +74,7 @@ macro_rules! namespaced_api {
                     None => Api::all(client),
                 }
             }
-            fn guarded_api(
-                client: Client,
-                namespace: Option<&str>,
-            ) -> Api<DeserializeGuard<Self>> {
+            fn guarded_api(client: Client, namespace: Option<&str>) -> Api<DeserializeGuard<Self>> {
                 match namespace {
                     Some(ns) => Api::namespaced(client, ns),
                     None => Api::all(client),
@@ -121,7 +118,11 @@ macro_rules! library_kind {
                 self.spec
                     .source
                     .as_deref()
-                    .or_else(|| self.annotations().get(ANNOTATION_SOURCE).map(String::as_str))
+                    .or_else(|| {
+                        self.annotations()
+                            .get(ANNOTATION_SOURCE)
+                            .map(String::as_str)
+                    })
                     .filter(|s| !s.is_empty())
             }
             fn library_type(&self) -> LibraryType {

@@ -18,10 +18,16 @@ pub enum ConditionStatus {
 /// an optional reason and message) decode too.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::require(&["reason", "message"]))]
 pub struct Condition {
     /// Type of condition in CamelCase, e.g. `Ready`.
     #[serde(rename = "type")]
-    #[schemars(length(max = 316), regex(pattern = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"))]
+    #[schemars(
+        length(max = 316),
+        regex(
+            pattern = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+        )
+    )]
     pub type_: String,
     /// Status of the condition: True, False or Unknown.
     pub status: ConditionStatus,
@@ -34,11 +40,14 @@ pub struct Condition {
     pub last_transition_time: String,
     /// Programmatic identifier for the condition's last transition, in CamelCase.
     #[serde(default)]
-    #[schemars(required, length(min = 1, max = 1024), regex(pattern = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"))]
+    #[schemars(
+        length(min = 1, max = 1024),
+        regex(pattern = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    )]
     pub reason: String,
     /// Human readable message with details about the transition.
     #[serde(default)]
-    #[schemars(required, length(max = 32768))]
+    #[schemars(length(max = 32768))]
     pub message: String,
 }
 

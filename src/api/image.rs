@@ -144,10 +144,10 @@ pub struct ClusterVirtualMachineImageSpec {
 /// Reference to the object an image was made from.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::require(&["apiVersion"]))]
 pub struct ProviderRef {
     /// API version of the referenced object.
     #[serde(default)]
-    #[schemars(required)]
     pub api_version: String,
     /// Kind of the referenced object (typically ContentLibraryItem).
     pub kind: String,
@@ -270,6 +270,7 @@ pub struct DiskInfo {
     pub limit: Option<Quantity>,
     /// Type of the disk's controller, where the OVF says: IDE, NVME, SCSI or SATA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>", extend("enum" = ["IDE", "NVME", "SCSI", "SATA"]))]
     pub controller_type: Option<ControllerType>,
     /// Bus number of the disk's controller, where the OVF says.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -23,7 +23,11 @@ use super::Condition;
     doc = "ContentLibraryItem is an item (an OVF template or an ISO) of a ContentLibrary.",
     printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
     printcolumn(name = "DisplayName", type_ = "string", json_path = ".status.name"),
-    printcolumn(name = "LibraryName", type_ = "string", json_path = ".spec.libraryName"),
+    printcolumn(
+        name = "LibraryName",
+        type_ = "string",
+        json_path = ".spec.libraryName"
+    ),
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -65,7 +69,11 @@ pub struct ContentLibraryItemSpec {
     doc = "ClusterContentLibraryItem is an item (an OVF template or an ISO) of a ClusterContentLibrary.",
     printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
     printcolumn(name = "DisplayName", type_ = "string", json_path = ".status.name"),
-    printcolumn(name = "LibraryName", type_ = "string", json_path = ".spec.libraryName"),
+    printcolumn(
+        name = "LibraryName",
+        type_ = "string",
+        json_path = ".spec.libraryName"
+    ),
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -121,7 +129,11 @@ pub struct FileInfo {
     #[serde(default)]
     pub cached: bool,
     /// Where the file is stored, when the library says.
-    #[serde(default, rename = "storageURI", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "storageURI",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_uri: Option<String>,
 }
 
@@ -188,9 +200,9 @@ pub struct ContentLibraryItemStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("format" = "date-time"))]
     pub last_sync_time: Option<String>,
-    /// Current state of the item; `Ready` is True when it can be used.
+    /// Current state of the item; `Ready` is True when it can be used. An atomic list as in
+    /// VMware's CRD: each controller applies the other's conditions as it found them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 }
 

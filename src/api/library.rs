@@ -26,8 +26,16 @@ pub const ANNOTATION_SOURCE: &str = "vmi-operator.vmware.com/source";
     derive = "PartialEq",
     doc = "ContentLibrary is a vSphere Content Library whose items are synced into ContentLibraryItems of its namespace.",
     printcolumn(name = "DisplayName", type_ = "string", json_path = ".status.name"),
-    printcolumn(name = "AllowPublish", type_ = "boolean", json_path = ".spec.allowPublish"),
-    printcolumn(name = "AllowImport", type_ = "boolean", json_path = ".spec.allowImport"),
+    printcolumn(
+        name = "AllowPublish",
+        type_ = "boolean",
+        json_path = ".spec.allowPublish"
+    ),
+    printcolumn(
+        name = "AllowImport",
+        type_ = "boolean",
+        json_path = ".spec.allowImport"
+    ),
     printcolumn(name = "Items", type_ = "integer", json_path = ".status.itemCount"),
     printcolumn(
         name = "Ready",
@@ -175,10 +183,18 @@ pub struct ContentLibraryStatus {
     #[schemars(extend("enum" = ["Active", "InMaintenance"]))]
     pub state: Option<String>,
     /// Identifier of the vCenter that holds the library.
-    #[serde(default, rename = "serverGUID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "serverGUID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_guid: Option<String>,
     /// Security policy applied to the library's items.
-    #[serde(default, rename = "securityPolicyID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "securityPolicyID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub security_policy_id: Option<String>,
     /// Whether and where the library is published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,6 +247,10 @@ pub struct StorageBacking {
     #[schemars(extend("enum" = ["Datastore", "Other"]))]
     pub type_: String,
     /// Datastore of the library, for type Datastore.
-    #[serde(default, rename = "datastoreID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "datastoreID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub datastore_id: Option<String>,
 }

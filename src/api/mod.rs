@@ -14,13 +14,15 @@ mod image;
 mod item;
 mod lenient;
 mod library;
-mod vm;
 pub mod versions;
+mod vm;
 
-pub use condition::{Condition, ConditionStatus, format_time, is_ready, now_rfc3339, set_condition};
-pub(crate) use lenient::lenient_enum;
+pub use condition::{
+    Condition, ConditionStatus, format_time, is_ready, now_rfc3339, set_condition,
+};
 pub use image::*;
 pub use item::*;
+pub(crate) use lenient::lenient_enum;
 pub use library::*;
 pub use vm::*;
 
@@ -55,7 +57,10 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     use versions::{image_v1alpha1, registry_v1alpha1, v1alpha2, v1alpha3, v1alpha4, v1alpha5};
     vec![
         merge(
-            vec![registry_v1alpha1::ContentLibrary::crd(), ContentLibrary::crd()],
+            vec![
+                registry_v1alpha1::ContentLibrary::crd(),
+                ContentLibrary::crd(),
+            ],
             IMAGE_REGISTRY_VERSION,
         ),
         merge(
@@ -131,3 +136,31 @@ fn merge(crds: Vec<CustomResourceDefinition>, storage: &str) -> CustomResourceDe
 
 /// The condition type every resource here reports.
 pub const CONDITION_READY: &str = "Ready";
+
+/// A schema transform: `fields` become required, without the `default` that reading them leniently
+/// (`#[serde(default)]`) would otherwise put in the schema, as VMware's CRDs declare them.
+pub(crate) fn require(fields: &'static [&'static str]) -> impl FnMut(&mut schemars::Schema) {
+    move |schema| {
+        let Some(object) = schema.as_object_mut() else {
+            return;
+        };
+        if let Some(props) = object.get_mut("properties").and_then(|p| p.as_object_mut()) {
+            for field in fields {
+                if let Some(p) = props.get_mut(*field).and_then(|p| p.as_object_mut()) {
+                    p.remove("default");
+                }
+            }
+        }
+        let required = object
+            .entry("required")
+            .or_insert_with(|| serde_json::Value::Array(vec![]));
+        if let Some(list) = required.as_array_mut() {
+            for field in fields {
+                if !list.iter().any(|f| f == field) {
+                    list.push((*field).into());
+                }
+            }
+            list.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+    }
+}

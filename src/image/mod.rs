@@ -63,12 +63,8 @@ impl<I: ItemKind> ImageController<I> {
             watcher::Config::default(),
             on_invalid.clone(),
         );
-        let (images, images_synced, image_events) = reflect(
-            ctx.client.clone(),
-            namespace,
-            managed_images(),
-            on_invalid,
-        );
+        let (images, images_synced, image_events) =
+            reflect(ctx.client.clone(), namespace, managed_images(), on_invalid);
         let item_events = forget_deleted(item_events, failures.clone());
         let item_triggers = trigger_objects(item_events, items.clone(), false);
         let image_triggers = trigger_objects(image_events, images.clone(), true);

@@ -345,7 +345,11 @@ fn controller(hw: &HardwareSection, disk: &Item) -> Option<DiskController> {
         .items
         .iter()
         .find(|i| i.instance_id.as_deref().map(str::trim) == Some(parent))?;
-    let subtype = c.resource_sub_type.as_deref().unwrap_or_default().to_ascii_lowercase();
+    let subtype = c
+        .resource_sub_type
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let kind = match c.resource_type.as_deref().map(str::trim)? {
         "5" => ControllerKind::Ide,
         "6" => ControllerKind::Scsi,

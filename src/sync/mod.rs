@@ -42,7 +42,9 @@ pub enum SyncError {
     Timeout(Duration),
     #[error("the source holds library {found}, not {expected} (spec.id)")]
     LibraryMismatch { expected: String, found: String },
-    #[error("the library has no id: spec.id (spec.uuid at v1alpha1) names the library in its source")]
+    #[error(
+        "the library has no id: spec.id (spec.uuid at v1alpha1) names the library in its source"
+    )]
     NoLibraryId,
     #[error("libraryType {0} is not synced by vmi-operator: only ContentLibrary is")]
     LibraryTypeNotSupported(&'static str),

@@ -192,9 +192,7 @@ pub fn plan<I: ItemKind>(
         let status = item_status(info, type_, current.and_then(|c| c.item_status()), now);
         let write_object =
             !current.is_some_and(|c| object_is_current(c, &info.id, library, owner_uid));
-        if !write_object
-            && current.and_then(|c| c.item_status()) == Some(&status)
-        {
+        if !write_object && current.and_then(|c| c.item_status()) == Some(&status) {
             plan.unchanged += 1;
             continue;
         }

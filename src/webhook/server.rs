@@ -337,12 +337,20 @@ async fn convert_handler(State(state): State<AppState>, body: Bytes) -> Response
                 .await
                 .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
             let failed = answer["response"]["result"]["status"] != "Success";
-            let outcome = if failed { result::ERROR } else { result::ALLOWED };
+            let outcome = if failed {
+                result::ERROR
+            } else {
+                result::ALLOWED
+            };
             (outcome, axum::Json(answer).into_response())
         }
         Err(e) => (
             result::ERROR,
-            (StatusCode::BAD_REQUEST, format!("not a ConversionReview: {e}\n")).into_response(),
+            (
+                StatusCode::BAD_REQUEST,
+                format!("not a ConversionReview: {e}\n"),
+            )
+                .into_response(),
         ),
     };
     state

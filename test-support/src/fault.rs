@@ -90,9 +90,7 @@ impl FaultCluster {
         if let Some(crds) = &self.crds {
             cmd.env("VMI_CLUSTER_CRDS", crds);
         }
-        let status = cmd
-            .status()
-            .expect("run hack/cluster.sh");
+        let status = cmd.status().expect("run hack/cluster.sh");
         assert!(
             status.success(),
             "hack/cluster.sh {command} failed for {}; logs in {}/logs/",

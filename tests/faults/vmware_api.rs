@@ -64,7 +64,12 @@ fn items(list: &Value) -> Vec<Value> {
 fn names(list: &Value) -> Vec<String> {
     let mut names: Vec<String> = items(list)
         .iter()
-        .map(|o| o["metadata"]["name"].as_str().unwrap_or_default().to_string())
+        .map(|o| {
+            o["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     names.sort();
     names
@@ -97,7 +102,14 @@ fn point_conversion(port: u16, pki: &TestPki) {
             "conversionReviewVersions": ["v1"],
             "clientConfig": { "url": format!("https://127.0.0.1:{port}/convert"), "caBundle": pki.ca_bundle() }
         } } } });
-        kubectl::kubectl_ok(&["patch", "crd", crd, "--type=merge", "-p", &patch.to_string()]);
+        kubectl::kubectl_ok(&[
+            "patch",
+            "crd",
+            crd,
+            "--type=merge",
+            "-p",
+            &patch.to_string(),
+        ]);
     }
 }
 
@@ -129,8 +141,16 @@ async fn suite(name: &str, crds: Option<&Path>) {
     let images_id = sim.govc(&["library.create", "-ds", &datastore, "images"]);
     sim.govc(&["library.create", "-ds", &datastore, "registry"]);
     let work = tempfile::tempdir().unwrap();
-    sim.govc(&["library.import", "images", &template(work.path(), "Photon OS 5.0")]);
-    sim.govc(&["library.import", "registry", &template(work.path(), "Registry Photon")]);
+    sim.govc(&[
+        "library.import",
+        "images",
+        &template(work.path(), "Photon OS 5.0"),
+    ]);
+    sim.govc(&[
+        "library.import",
+        "registry",
+        &template(work.path(), "Registry Photon"),
+    ]);
     let registry_item: Value =
         serde_json::from_str(&sim.govc(&["library.info", "-json", "registry/Registry Photon"]))
             .unwrap();
@@ -267,13 +287,23 @@ spec: {{ id: "{registry_uuid}", libraryName: vc }}
     wait::wait_until(WAIT, "3 Ready images", || {
         let ns = ns.clone();
         async move {
-            let list = get(&["get", "virtualmachineimages.v1alpha6.vmoperator.vmware.com", "-n", &ns]);
+            let list = get(&[
+                "get",
+                "virtualmachineimages.v1alpha6.vmoperator.vmware.com",
+                "-n",
+                &ns,
+            ]);
             let images = items(&list);
             images.len() == 3 && images.iter().all(ready)
         }
     })
     .await;
-    let hub = get(&["get", "virtualmachineimages.v1alpha6.vmoperator.vmware.com", "-n", &ns]);
+    let hub = get(&[
+        "get",
+        "virtualmachineimages.v1alpha6.vmoperator.vmware.com",
+        "-n",
+        &ns,
+    ]);
     let displays: Vec<String> = items(&hub)
         .iter()
         .map(|i| i["status"]["name"].as_str().unwrap_or_default().to_string())
@@ -281,11 +311,21 @@ spec: {{ id: "{registry_uuid}", libraryName: vc }}
     for display in ["Photon OS 5.0", "Registry Photon"] {
         assert!(displays.iter().any(|d| d == display), "{displays:?}");
     }
-    assert!(names(&hub).contains(&expected[0]), "VMware's item made its image");
+    assert!(
+        names(&hub).contains(&expected[0]),
+        "VMware's item made its image"
+    );
     for image in items(&hub) {
-        let disks = image["status"]["disks"].as_array().cloned().unwrap_or_default();
+        let disks = image["status"]["disks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert!(!disks.is_empty(), "{image}");
-        assert!(disks.iter().all(|d| d["name"].is_string() && d["requested"].is_string()));
+        assert!(
+            disks
+                .iter()
+                .all(|d| d["name"].is_string() && d["requested"].is_string())
+        );
     }
 
     // Every served version lists the same images and items.
@@ -298,12 +338,21 @@ spec: {{ id: "{registry_uuid}", libraryName: vc }}
             &ns,
         ]);
         assert_eq!(names(&list), hub_names, "images at {version}");
-        let display = if version == "v1alpha1" { "imageName" } else { "name" };
+        let display = if version == "v1alpha1" {
+            "imageName"
+        } else {
+            "name"
+        };
         for image in items(&list) {
             assert!(image["status"][display].is_string(), "{version}: {image}");
         }
     }
-    let item_names = names(&get(&["get", "contentlibraryitems.v1alpha2.imageregistry.vmware.com", "-n", &ns]));
+    let item_names = names(&get(&[
+        "get",
+        "contentlibraryitems.v1alpha2.imageregistry.vmware.com",
+        "-n",
+        &ns,
+    ]));
     for version in IMAGE_REGISTRY_VERSIONS {
         let list = get(&[
             "get",
@@ -343,8 +392,16 @@ spec: {{ id: "{registry_uuid}", libraryName: vc }}
             "-f",
             file.path().to_str().unwrap(),
         ]);
-        assert_eq!(hub_of()["status"], before["status"], "status written back at {version}");
-        assert_eq!(hub_of()["spec"], before["spec"], "spec written back at {version}");
+        assert_eq!(
+            hub_of()["status"],
+            before["status"],
+            "status written back at {version}"
+        );
+        assert_eq!(
+            hub_of()["spec"],
+            before["spec"],
+            "spec written back at {version}"
+        );
     }
     // The same for the library VMware's item names, at v1alpha1.
     let library_at = |v: &str| {
@@ -357,7 +414,10 @@ spec: {{ id: "{registry_uuid}", libraryName: vc }}
         ]))
     };
     let lib_before = library_at("v1alpha2");
-    assert_eq!(library_at("v1alpha1")["spec"]["uuid"], lib_before["spec"]["id"]);
+    assert_eq!(
+        library_at("v1alpha1")["spec"]["uuid"],
+        lib_before["spec"]["id"]
+    );
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), library_at("v1alpha1").to_string()).unwrap();
     kubectl::kubectl_ok(&["replace", "-f", file.path().to_str().unwrap()]);
@@ -367,7 +427,13 @@ spec: {{ id: "{registry_uuid}", libraryName: vc }}
     wait::wait_until(WAIT, "the unusable library says why", || {
         let ns = ns.clone();
         async move {
-            let lib = get(&["get", "contentlibraries.v1alpha2.imageregistry.vmware.com", "unusable", "-n", &ns]);
+            let lib = get(&[
+                "get",
+                "contentlibraries.v1alpha2.imageregistry.vmware.com",
+                "unusable",
+                "-n",
+                &ns,
+            ]);
             lib["status"]["conditions"].as_array().is_some_and(|c| {
                 c.iter().any(|c| {
                     c["type"] == "Ready"
@@ -382,7 +448,14 @@ spec: {{ id: "{registry_uuid}", libraryName: vc }}
     wait::wait_until(WAIT, "a Warning event on the unreadable item", || {
         let (ns, odd) = (ns.clone(), odd.clone());
         async move {
-            let events = get(&["get", "events", "-n", &ns, "--field-selector", &format!("involvedObject.name={odd}")]);
+            let events = get(&[
+                "get",
+                "events",
+                "-n",
+                &ns,
+                "--field-selector",
+                &format!("involvedObject.name={odd}"),
+            ]);
             items(&events)
                 .iter()
                 .any(|e| e["reason"] == "ObjectInvalid" && e["type"] == "Warning")

@@ -697,13 +697,20 @@ fn chart_crds_are_crds_dir() {
             .remove("conversion")
             .unwrap_or_default();
         if n.starts_with("virtualmachines.") {
-            assert_eq!(conversion, Value::Null, "VM Operator's VirtualMachine CRD converts nothing here");
+            assert_eq!(
+                conversion,
+                Value::Null,
+                "VM Operator's VirtualMachine CRD converts nothing here"
+            );
         } else {
             let config = &conversion["webhook"]["clientConfig"];
             assert_eq!(conversion["strategy"], "Webhook", "{n}");
             assert_eq!(config["service"]["name"], "vmi-webhook-service", "{n}");
             assert_eq!(config["service"]["path"], "/convert", "{n}");
-            assert_eq!(config["caBundle"], webhook_ca, "{n}: one CA for every webhook");
+            assert_eq!(
+                config["caBundle"], webhook_ca,
+                "{n}: one CA for every webhook"
+            );
         }
         let meta = crd["metadata"].as_object_mut().unwrap();
         let annotations = meta.remove("annotations").unwrap_or_default();

@@ -64,7 +64,7 @@ fn namespaces_are_matched_by_uri_not_prefix() {
     assert_eq!(
         info.disks,
         vec![DiskInfo {
-            name: "vmdisk1".into(),
+            name: "d1".into(),
             controller: None,
             unit_number: None,
             capacity_bytes: 2 << 30,

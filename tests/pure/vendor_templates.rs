@@ -528,7 +528,11 @@ fn canonical_cloud_images_get_a_disk_size_estimate() {
         let status = inspect(&bytes, name);
         assert_eq!(
             status["disks"],
-            serde_json::json!([{ "capacity": "10Gi", "size": "581764Ki" }]),
+            serde_json::json!([{
+                "name": "vmdisk1", "requested": "10Gi", "limit": "10Gi",
+                "controllerType": "SCSI", "controllerBusNumber": 0, "unitNumber": 0,
+                "capacity": "10Gi", "size": "581764Ki"
+            }]),
             "{name}"
         );
     }

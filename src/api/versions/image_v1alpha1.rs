@@ -51,12 +51,28 @@ v1alpha1_spec!(
         kind = "VirtualMachineImage",
         namespaced,
         status = "ImageStatus",
-        printcolumn(name = "Display-Name", type_ = "string", json_path = ".status.imageName"),
-        printcolumn(name = "Version", type_ = "string", json_path = ".spec.productInfo.version"),
+        printcolumn(
+            name = "Display-Name",
+            type_ = "string",
+            json_path = ".status.imageName"
+        ),
+        printcolumn(
+            name = "Version",
+            type_ = "string",
+            json_path = ".spec.productInfo.version"
+        ),
         printcolumn(name = "Os-Type", type_ = "string", json_path = ".spec.osInfo.type"),
         printcolumn(name = "Format", type_ = "string", json_path = ".spec.type"),
-        printcolumn(name = "Image-Supported", type_ = "boolean", json_path = ".status.imageSupported"),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+        printcolumn(
+            name = "Image-Supported",
+            type_ = "boolean",
+            json_path = ".status.imageSupported"
+        ),
+        printcolumn(
+            name = "Age",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        )
     )]
     VirtualMachineImageSpec
 );
@@ -67,12 +83,28 @@ v1alpha1_spec!(
         version = "v1alpha1",
         kind = "ClusterVirtualMachineImage",
         status = "ImageStatus",
-        printcolumn(name = "Display-Name", type_ = "string", json_path = ".status.imageName"),
-        printcolumn(name = "Version", type_ = "string", json_path = ".spec.productInfo.version"),
+        printcolumn(
+            name = "Display-Name",
+            type_ = "string",
+            json_path = ".status.imageName"
+        ),
+        printcolumn(
+            name = "Version",
+            type_ = "string",
+            json_path = ".spec.productInfo.version"
+        ),
         printcolumn(name = "Os-Type", type_ = "string", json_path = ".spec.osInfo.type"),
         printcolumn(name = "Format", type_ = "string", json_path = ".spec.type"),
-        printcolumn(name = "Image-Supported", type_ = "boolean", json_path = ".status.imageSupported"),
-        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+        printcolumn(
+            name = "Image-Supported",
+            type_ = "boolean",
+            json_path = ".status.imageSupported"
+        ),
+        printcolumn(
+            name = "Age",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        )
     )]
     ClusterVirtualMachineImageSpec
 );
@@ -157,6 +189,7 @@ pub struct ImageStatus {
     pub image_supported: Option<bool>,
     /// Library of the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
     pub content_library_ref: Option<ContentLibraryRef>,
     /// Content version of the image at its provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -46,7 +46,11 @@ pub struct ImageStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vmware_system_properties: Vec<KeyValuePair>,
     /// Provider-specific identifier of the item.
-    #[serde(default, rename = "providerItemID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "providerItemID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub provider_item_id: Option<String>,
     /// Content version of the item at the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,9 +4,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{
-    Condition, Firmware, ImageType, KeyValuePair, OsInfo, OvfProperty, ProductInfo,
-};
+use crate::api::{Condition, Firmware, ImageType, KeyValuePair, OsInfo, OvfProperty, ProductInfo};
 
 /// The status of a v1alpha3/v1alpha4 image.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
@@ -44,7 +42,11 @@ pub struct ImageStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vmware_system_properties: Vec<KeyValuePair>,
     /// Provider-specific identifier of the item.
-    #[serde(default, rename = "providerItemID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "providerItemID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub provider_item_id: Option<String>,
     /// Content version of the item at the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -20,8 +20,16 @@ use super::CapiCondition;
     printcolumn(name = "vSphereName", type_ = "string", json_path = ".status.name"),
     printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
     printcolumn(name = "Writable", type_ = "boolean", json_path = ".spec.writable"),
-    printcolumn(name = "AllowImport", type_ = "boolean", json_path = ".spec.allowImport"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "AllowImport",
+        type_ = "boolean",
+        json_path = ".spec.allowImport"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ContentLibrarySpec {
@@ -51,7 +59,11 @@ pub struct ContentLibrarySpec {
     status = "LibraryStatus",
     printcolumn(name = "vSphereName", type_ = "string", json_path = ".status.name"),
     printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterContentLibrarySpec {
@@ -102,7 +114,11 @@ pub struct StorageBacking {
     #[schemars(extend("enum" = ["Datastore", "Other"]))]
     pub type_: String,
     /// Datastore of the library.
-    #[serde(default, rename = "datastoreID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "datastoreID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub datastore_id: Option<String>,
 }
 
@@ -133,10 +149,18 @@ pub struct LibraryStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_info: Option<SubscriptionInfo>,
     /// Security policy applied to the library's items.
-    #[serde(default, rename = "securityPolicyID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "securityPolicyID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub security_policy_id: Option<String>,
     /// Identifier of the vCenter that holds the library.
-    #[serde(default, rename = "serverGUID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "serverGUID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_guid: Option<String>,
     /// Active or InMaintenance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,13 +198,33 @@ pub struct LibraryStatus {
     namespaced,
     status = "ItemStatus",
     printcolumn(name = "vSphereName", type_ = "string", json_path = ".status.name"),
-    printcolumn(name = "ContentLibraryRef", type_ = "string", json_path = ".status.contentLibraryRef.name"),
+    printcolumn(
+        name = "ContentLibraryRef",
+        type_ = "string",
+        json_path = ".status.contentLibraryRef.name"
+    ),
     printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type=='Ready')].status"
+    ),
     printcolumn(name = "Cached", type_ = "boolean", json_path = ".status.cached"),
-    printcolumn(name = "SizeInBytes", type_ = "string", json_path = ".status.sizeInBytes"),
-    printcolumn(name = "SecurityCompliant", type_ = "boolean", json_path = ".status.securityCompliance"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "SizeInBytes",
+        type_ = "string",
+        json_path = ".status.sizeInBytes"
+    ),
+    printcolumn(
+        name = "SecurityCompliant",
+        type_ = "boolean",
+        json_path = ".status.securityCompliance"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 pub struct ContentLibraryItemSpec {
     /// UUID of the item in vSphere.
@@ -195,13 +239,33 @@ pub struct ContentLibraryItemSpec {
     kind = "ClusterContentLibraryItem",
     status = "ItemStatus",
     printcolumn(name = "vSphereName", type_ = "string", json_path = ".status.name"),
-    printcolumn(name = "ClusterContentLibraryRef", type_ = "string", json_path = ".status.contentLibraryRef.name"),
+    printcolumn(
+        name = "ClusterContentLibraryRef",
+        type_ = "string",
+        json_path = ".status.contentLibraryRef.name"
+    ),
     printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type=='Ready')].status"
+    ),
     printcolumn(name = "Cached", type_ = "boolean", json_path = ".status.cached"),
-    printcolumn(name = "SizeInBytes", type_ = "string", json_path = ".status.sizeInBytes"),
-    printcolumn(name = "SecurityCompliant", type_ = "boolean", json_path = ".status.securityCompliance"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "SizeInBytes",
+        type_ = "string",
+        json_path = ".status.sizeInBytes"
+    ),
+    printcolumn(
+        name = "SecurityCompliant",
+        type_ = "boolean",
+        json_path = ".status.securityCompliance"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 pub struct ClusterContentLibraryItemSpec {
     /// UUID of the item in vSphere.
@@ -221,6 +285,7 @@ pub struct ContentLibraryRef {
 /// One file of a v1alpha1 item.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = crate::api::require(&["cached"]))]
 pub struct FileInfo {
     /// File name.
     pub name: String,
@@ -232,7 +297,11 @@ pub struct FileInfo {
     #[serde(default)]
     pub cached: bool,
     /// Where the file is stored.
-    #[serde(default, rename = "storageURI", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "storageURI",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_uri: Option<String>,
 }
 

@@ -4,9 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ObjectMeta;
 
 use super::*;
-use crate::api::{
-    CONDITION_READY, ContentLibraryItemType, VirtualMachineImage,
-};
+use crate::api::{CONDITION_READY, ContentLibraryItemType, VirtualMachineImage};
 use crate::kinds::ImageKind;
 
 const UUID: &str = "e1968c25-dd84-4506-8dc7-9beacb6b688e";
@@ -18,7 +16,12 @@ fn item_status(type_: ContentLibraryItemType) -> ContentLibraryItemStatus {
         name: Some("Photon OS 5.0".into()),
         content_version: Some("1".into()),
         type_: Some(type_),
-        conditions: vec![Condition::new(CONDITION_READY, ConditionStatus::True, "Synced", "")],
+        conditions: vec![Condition::new(
+            CONDITION_READY,
+            ConditionStatus::True,
+            "Synced",
+            "",
+        )],
         security_compliance: Some(true),
         ..Default::default()
     }
