@@ -3,6 +3,7 @@
 pub mod api;
 pub mod cli;
 pub mod context;
+pub mod conversion;
 pub mod crdgen;
 pub mod health;
 pub mod image;
