@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::ConversionError;
+use super::error::ConversionError;
 use super::json::{Map, Result, as_obj, obj};
 
 /// `vm-operator/api/utilconversion.AnnotationKey`.

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::annotation::VM_OPERATOR_KEY;
 use super::images_v1alpha1;
 use super::json::{Map, Result, as_obj, copy, header, obj, objs, pick};
-use super::{Kind, Restore, Spoke};
+use super::kind::{Kind, Restore, Spoke};
 
 const GROUP: &str = "vmoperator.vmware.com";
 
@@ -167,8 +167,8 @@ fn disk_from_v1alpha3(index: usize, disk: &Map) -> Map {
 mod tests {
     use serde_json::json;
 
-    use super::super::convert;
     use super::*;
+    use crate::conversion::convert;
 
     fn hub(status: Value) -> Value {
         json!({"apiVersion": "vmoperator.vmware.com/v1alpha6", "kind": "VirtualMachineImage",

@@ -20,13 +20,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
-use super::Kind;
 use super::annotation::CONTENT_LIB_REF_KEY;
 use super::conditions;
+use super::error::ConversionError;
 use super::json::{
     Map, Result, annotations, as_obj, copy, header, integer, obj, obj_mut, objs, pick, rename,
     string, string_or_empty,
 };
+use super::kind::Kind;
 
 const SYSTEM_PREFIX: &str = "vmware-system";
 
@@ -128,7 +129,7 @@ pub(crate) fn up(spoke: &Value, kind: &Kind, _version: &'static str) -> Result<V
     if let Some(ann) = annotations(root)? {
         for (k, v) in ann.iter().filter(|(k, _)| k.starts_with(SYSTEM_PREFIX)) {
             let v = v.as_str().ok_or_else(|| {
-                super::ConversionError::MalformedObject(format!("annotation {k} must be a string"))
+                ConversionError::MalformedObject(format!("annotation {k} must be a string"))
             })?;
             system.insert(k.clone(), v.to_string());
         }
@@ -395,8 +396,7 @@ fn latest_time<'a>(conditions: impl Iterator<Item = &'a Map>) -> Option<Value> {
 mod tests {
     use serde_json::json;
 
-    use super::super::VM_OPERATOR_KEY;
-    use super::super::convert;
+    use crate::conversion::{VM_OPERATOR_KEY, convert};
 
     const HUB: &str = "vmoperator.vmware.com/v1alpha6";
     const V1A1: &str = "vmoperator.vmware.com/v1alpha1";
@@ -498,6 +498,21 @@ mod tests {
         );
         let s = convert(&hub(json!({}), json!({})), V1A1).expect("converts");
         assert!(s["status"].get("contentLibraryRef").is_none());
+    }
+
+    #[test]
+    fn an_edited_v1alpha1_image_keeps_what_v1alpha1_cannot_show() {
+        let h = hub(
+            json!({"providerRef": {"apiVersion": "a/v1", "kind": "K", "name": "p"}}),
+            json!({"providerItemID": "item-1", "capabilities": ["c"], "type": "OVF",
+                "osInfo": {"id": "photon", "type": "linux"}, "disks": [{"name": "d", "limit": "1Gi"}]}),
+        );
+        let mut s = convert(&h, V1A1).expect("converts");
+        s["spec"]["imageID"] = json!("item-2");
+        let back = convert(&s, HUB).expect("converts");
+        let mut expected = h.clone();
+        expected["status"]["providerItemID"] = json!("item-2");
+        assert_eq!(back, expected);
     }
 
     fn ready(status: &str, reason: &str) -> serde_json::Value {

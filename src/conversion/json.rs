@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::ConversionError;
+use super::error::ConversionError;
 
 pub(crate) type Map = serde_json::Map<String, Value>;
 pub(crate) type Result<T> = std::result::Result<T, ConversionError>;

@@ -2,51 +2,49 @@
 //!
 //! - [`to_hub`] (VMware's `ConvertTo`): the hub the spoke maps to; when the spoke carries the hub
 //!   it was made from (the annotation) and is unchanged since, that hub exactly; when it was
-//!   edited since, the mapped hub with the kept hub's fields restored. When the hub cannot hold
-//!   all of the spoke, the spoke goes into the hub's annotation.
+//!   edited since, the mapped hub with the kept hub's fields restored ([`Restore`]). Otherwise,
+//!   when the hub cannot hold all of the spoke, the spoke goes into the hub's annotation.
 //! - [`from_hub`] (VMware's `ConvertFrom`): the spoke the hub maps to, or the spoke kept in the
 //!   hub's annotation when the hub is unchanged since; the annotation (the hub) is added only when
 //!   the spoke would not convert back to exactly this hub.
 //!
 //! `from_hub` checks its answer with `to_hub`, so hub -> spoke -> hub is exact by construction;
 //! `to_hub` keeps the spoke whenever the mapped hub would not give it back, so spoke -> hub ->
-//! spoke is exact too.
+//! spoke is exact too, for a spoke without the annotation or as `from_hub` made it (an edited
+//! spoke's stale annotation is consumed by the restore rules instead).
 
 use serde_json::Value;
 
 use super::annotation::{attach, pack, parse, represents, same_object, take, unpack};
+use super::error::ConversionError;
 use super::json::{Map, Result, as_obj};
-use super::{ConversionError, Kind, Restore, Spoke};
+use super::kind::{Kind, Restore, Spoke};
 
 pub(crate) fn to_hub(spoke_obj: &Value, kind: &Kind, spoke: &Spoke) -> Result<Value> {
     let key = kind.annotation;
     let (spoke_plain, data) = take(spoke_obj, key)?;
     let mapped = (spoke.up)(&spoke_plain, kind, spoke.version)?;
-    let mut hub = match data {
-        Some(data) => {
-            let data = parse(&data, key)?;
-            if represents(&data, &kind.api_version(kind.hub), kind.kind, true) {
-                let kept = unpack(&data, mapped.get("metadata")).map_err(|e| {
-                    ConversionError::MalformedConversionData {
-                        key,
-                        message: e.to_string(),
-                    }
-                })?;
-                let (kept_plain, _) = take(&kept, key)?;
-                if same_object(
-                    &(spoke.down)(&kept_plain, kind, spoke.version)?,
-                    &spoke_plain,
-                ) {
-                    return Ok(kept);
+    if let Some(data) = data {
+        let data = parse(&data, key)?;
+        if represents(&data, &kind.api_version(kind.hub), kind.kind, true) {
+            let kept = unpack(&data, mapped.get("metadata")).map_err(|e| {
+                ConversionError::MalformedConversionData {
+                    key,
+                    message: e.to_string(),
                 }
-                restore(kind, spoke, mapped, &kept_plain)?
-            } else {
-                // Another version's data: stale, consumed.
-                mapped
+            })?;
+            let (kept_plain, _) = take(&kept, key)?;
+            let unedited = (spoke.down)(&kept_plain, kind, spoke.version)?;
+            if same_object(&unedited, &spoke_plain) {
+                return Ok(kept);
             }
+            // Edited since: the restored hub is no spoke's mapping, so keeping the spoke in it
+            // would never serve.
+            return restore(kind, spoke, mapped, &kept_plain);
         }
-        None => mapped,
-    };
+        // Another version's data is stale: consumed.
+    }
+    let mut hub = mapped;
     if (spoke.down)(&hub, kind, spoke.version)? != spoke_plain {
         keep(&mut hub, &spoke_plain, key, |h| {
             let (plain, _) = take(h, key)?;

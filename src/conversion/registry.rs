@@ -23,7 +23,7 @@ use super::json::{
     Map, Result, as_obj, boolean, copy, header, obj, objs, pick, rename, set_or_remove, string,
     string_or_empty,
 };
-use super::{Kind, Restore, Spoke};
+use super::kind::{Kind, Restore, Spoke};
 
 const GROUP: &str = "imageregistry.vmware.com";
 
@@ -413,7 +413,7 @@ fn map_cert_info(src: &Map, dst: &mut Map, up: bool) -> Result<()> {
 mod tests {
     use serde_json::json;
 
-    use super::super::{IMAGE_REGISTRY_KEY, convert};
+    use crate::conversion::{IMAGE_REGISTRY_KEY, convert};
 
     const HUB: &str = "imageregistry.vmware.com/v1alpha2";
     const V1A1: &str = "imageregistry.vmware.com/v1alpha1";
@@ -480,6 +480,24 @@ mod tests {
         assert_eq!(back["spec"]["storageClass"], "gold");
         assert_eq!(back["spec"]["source"], "https://example.com/lib.json");
         assert_eq!(back["status"], h["status"]);
+    }
+
+    #[test]
+    fn an_edited_item_gets_vmware_restore() {
+        let h = json!({"apiVersion": HUB, "kind": "ContentLibraryItem",
+            "metadata": {"name": "i", "namespace": "ns"},
+            "spec": {"id": "item-1", "libraryName": "lib"}, "status": {"version": "1", "type": "VM"}});
+        let mut s = convert(&h, V1A1).expect("converts");
+        s["spec"]["uuid"] = json!("item-2");
+        s["status"]["metadataVersion"] = json!("2");
+        let back = convert(&s, HUB).expect("converts");
+        // The spec follows the spoke; libraryName and the whole status come from the kept hub.
+        assert_eq!(back["spec"], json!({"id": "item-2", "libraryName": "lib"}));
+        assert_eq!(back["status"], h["status"]);
+        assert!(back["metadata"].get("annotations").is_none(), "{back}");
+        let again = convert(&back, V1A1).expect("converts");
+        assert_eq!(again["status"]["metadataVersion"], "1");
+        assert_eq!(convert(&again, HUB), Ok(back));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::{ConversionError, convert};
+use super::convert::convert;
+use super::error::ConversionError;
 
 const REVIEW_API_VERSION: &str = "apiextensions.k8s.io/v1";
 
