@@ -85,7 +85,7 @@ pub(crate) fn represents(data: &Map, api_version: &str, kind: &str, absent_ok: b
 }
 
 /// `object` as annotation data: without `metadata`, or with only its annotations.
-pub(crate) fn pack(object: &Value, with_annotations: bool) -> String {
+pub(crate) fn data(object: &Value, with_annotations: bool) -> Map {
     let mut data = match object {
         Value::Object(m) => m.clone(),
         _ => Map::new(),
@@ -98,7 +98,12 @@ pub(crate) fn pack(object: &Value, with_annotations: bool) -> String {
         }
         data.insert("metadata".into(), Value::Object(kept));
     }
-    Value::Object(data).to_string()
+    data
+}
+
+/// [`data`] as the annotation's value.
+pub(crate) fn pack(object: &Value, with_annotations: bool) -> String {
+    Value::Object(data(object, with_annotations)).to_string()
 }
 
 /// The object `data` represents, with `metadata` (annotations replaced by the data's, when it

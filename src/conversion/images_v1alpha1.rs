@@ -62,6 +62,7 @@ pub(crate) fn down(hub: &Value, kind: &Kind, version: &'static str) -> Result<Va
     }
 
     let mut spec = Map::new();
+    // Required; VMware does not fill it (not even from the hub's status.type).
     spec.insert("type".into(), Value::String(String::new()));
     spec.insert(
         "imageID".into(),
@@ -187,6 +188,7 @@ pub(crate) fn up(spoke: &Value, kind: &Kind, _version: &'static str) -> Result<V
         );
     }
     if let Some(env) = obj(spec_in, "ovfEnv", "spec")? {
+        // In map-key order; each property keeps its own key, as VMware's does.
         let mut props = Vec::new();
         for (name, p) in env {
             let p = as_obj(p, &format!("spec.ovfEnv.{name}"))?;

@@ -15,19 +15,19 @@
 
 use serde_json::Value;
 
-use super::annotation::{attach, pack, parse, represents, same_object, take, unpack};
+use super::annotation::{attach, data, pack, parse, represents, same_object, take, unpack};
 use super::error::ConversionError;
 use super::json::{Map, Result, as_obj};
 use super::kind::{Kind, Restore, Spoke};
 
 pub(crate) fn to_hub(spoke_obj: &Value, kind: &Kind, spoke: &Spoke) -> Result<Value> {
     let key = kind.annotation;
-    let (spoke_plain, data) = take(spoke_obj, key)?;
+    let (spoke_plain, stored) = take(spoke_obj, key)?;
     let mapped = (spoke.up)(&spoke_plain, kind, spoke.version)?;
-    if let Some(data) = data {
-        let data = parse(&data, key)?;
-        if represents(&data, &kind.api_version(kind.hub), kind.kind, true) {
-            let kept = unpack(&data, mapped.get("metadata")).map_err(|e| {
+    if let Some(stored) = stored {
+        let stored = parse(&stored, key)?;
+        if represents(&stored, &kind.api_version(kind.hub), kind.kind, true) {
+            let kept = unpack(&stored, mapped.get("metadata")).map_err(|e| {
                 ConversionError::MalformedConversionData {
                     key,
                     message: e.to_string(),
@@ -56,12 +56,12 @@ pub(crate) fn to_hub(spoke_obj: &Value, kind: &Kind, spoke: &Spoke) -> Result<Va
 
 pub(crate) fn from_hub(hub: &Value, kind: &Kind, spoke: &Spoke) -> Result<Value> {
     let key = kind.annotation;
-    let (hub_plain, data) = take(hub, key)?;
+    let (hub_plain, stored) = take(hub, key)?;
     let mapped = (spoke.down)(&hub_plain, kind, spoke.version)?;
     let converts_back = |s: &Value| to_hub(s, kind, spoke).is_ok_and(|h| h == *hub);
     // The spoke kept when this hub was made from it (another version's or foreign data is
     // the hub's own annotation: kept below with the rest of the hub).
-    if let Some(kept) = data
+    if let Some(kept) = stored
         .and_then(|d| parse(&d, key).ok())
         .filter(|d| represents(d, &kind.api_version(spoke.version), kind.kind, false))
         .and_then(|d| unpack(&d, mapped.get("metadata")).ok())
@@ -88,12 +88,9 @@ fn keep(
     key: &str,
     rebuilt: impl Fn(&Value) -> Result<Value>,
 ) -> Result<()> {
-    let base = carrier.clone();
     attach(carrier, key, pack(original, false));
-    let data = parse(&pack(original, false), "")?;
-    let restored = unpack(&data, rebuilt(carrier)?.get("metadata"))?;
+    let restored = unpack(&data(original, false), rebuilt(carrier)?.get("metadata"))?;
     if restored != *original {
-        *carrier = base;
         attach(carrier, key, pack(original, true));
     }
     Ok(())

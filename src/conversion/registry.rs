@@ -553,6 +553,25 @@ mod tests {
     }
 
     #[test]
+    fn certificate_statuses_and_naming_strategies_are_respelled() {
+        for (v1a1, v1a2) in super::CERT_STATUS {
+            let h = json!({"apiVersion": HUB, "kind": "ContentLibraryItem", "metadata": {"name": "i"},
+                "spec": {"id": "x", "libraryName": "l"},
+                "status": {"certificateVerificationInfo": {"status": v1a2}}});
+            let s = convert(&h, V1A1).expect("converts");
+            assert_eq!(s["status"]["certificateVerificationInfo"]["status"], v1a1);
+            assert_eq!(convert(&s, HUB), Ok(h));
+        }
+        for (v1a1, v1a2) in super::NAMING {
+            let s = json!({"apiVersion": V1A1, "kind": "ClusterContentLibrary", "metadata": {"name": "l"},
+                "spec": {"uuid": "u", "resourceNamingStrategy": v1a1}});
+            let h = convert(&s, HUB).expect("converts");
+            assert_eq!(h["spec"]["resourceNamingStrategy"], v1a2);
+            assert_eq!(convert(&h, V1A1), Ok(s));
+        }
+    }
+
+    #[test]
     fn vm_items_have_no_v1alpha1_type() {
         let h = json!({"apiVersion": HUB, "kind": "ContentLibraryItem", "metadata": {"name": "i"},
             "spec": {"id": "x", "libraryName": "l"}, "status": {"type": "VM"}});
