@@ -13,6 +13,8 @@
 //!   AdmissionReviews to send it.
 //! - [`fault`]: control planes of a test's own, to kill; [`converge`]: the end-state checks of
 //!   tests that run the operator.
+//! - [`schema_gen`]: random objects valid under a CRD's schema (a proptest strategy), and a
+//!   structural validator for what conversions produce.
 //!
 //! The e2e tests run against the control plane of `hack/cluster.sh` (etcd, kube-apiserver with
 //! RBAC, kube-controller-manager with the garbage collector and namespace controller). `make test`
@@ -43,6 +45,7 @@ pub mod kubectl;
 pub mod library;
 pub mod namespaces;
 pub mod operator;
+pub mod schema_gen;
 pub mod serve;
 pub mod vcsim;
 pub mod wait;
