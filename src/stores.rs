@@ -82,7 +82,8 @@ fn decoded<K: Kind>(
     on_invalid: &OnInvalid,
 ) -> Option<watcher::Event<K>> {
     use watcher::Event;
-    let (guard, apply): (DeserializeGuard<K>, fn(K) -> Event<K>) = match event {
+    type Rebuild<K> = fn(K) -> watcher::Event<K>;
+    let (guard, apply): (DeserializeGuard<K>, Rebuild<K>) = match event {
         Event::Init => return Some(Event::Init),
         Event::InitDone => return Some(Event::InitDone),
         Event::InitApply(g) => (g, Event::InitApply),

@@ -109,7 +109,10 @@ mod tests {
             "metadata": {"name": "a"},
             "status": {"disks": [{"capacity": "10Gi", "size": "1Gi"}], "type": "OVF"}});
         let v5 = convert(&o, "vmoperator.vmware.com/v1alpha5").expect("converts");
-        assert_eq!(v5["status"]["disks"], json!([{"name": "disk-0"}]));
+        assert_eq!(
+            v5["status"]["disks"],
+            json!([{"name": "disk-0", "capacity": "10Gi", "size": "1Gi"}])
+        );
         assert_eq!(convert(&v5, "vmoperator.vmware.com/v1alpha3"), Ok(o));
     }
 }

@@ -77,14 +77,17 @@ const STATUS_COMMON: [&str; 11] = [
     "conditions",
 ];
 
-/// VMware's v1alpha5/v1alpha6 disk fields.
-const DISK_V1ALPHA5: [&str; 6] = [
+/// The disk fields of v1alpha5 and the hub on the project's CRDs: VMware's, and the seed's
+/// `capacity` and `size` (VMware's CRDs prune those at both versions).
+const DISK_V1ALPHA5: [&str; 8] = [
     "name",
     "limit",
     "requested",
     "controllerType",
     "controllerBusNumber",
     "unitNumber",
+    "capacity",
+    "size",
 ];
 
 /// Hub to v1alpha2..v1alpha5.
@@ -224,7 +227,11 @@ mod tests {
             json!({"disks": [{"name": "d", "limit": "1Gi", "capacity": "2Gi", "size": "1Gi"}]}),
         );
         let s = convert(&h, "vmoperator.vmware.com/v1alpha5").expect("converts");
-        assert_eq!(s["status"]["disks"], json!([{"name": "d", "limit": "1Gi"}]));
+        // The seed's v1alpha5 shows capacity and size.
+        assert_eq!(
+            s["status"]["disks"],
+            json!([{"name": "d", "limit": "1Gi", "capacity": "2Gi", "size": "1Gi"}])
+        );
         assert_eq!(convert(&s, "vmoperator.vmware.com/v1alpha6"), Ok(h));
     }
 

@@ -7,8 +7,9 @@
 //! `allowPublish` and `allowDelete`; down, `writable` is either of them and `status.type` is
 //! Subscribed when there is subscription info, else Local; `publishInfo.url`,
 //! `subscriptionInfo.url` <-> `URL`; `storageBacking` is a list in the hub, its first entry in
-//! v1alpha1. The project's `spec.source`, `status.itemCount`, `status.observedGeneration` have no
-//! place in v1alpha1.
+//! v1alpha1. The project's `spec.source`, `status.itemCount`, `status.observedGeneration` are
+//! fields of both versions of the project's CRDs (its earlier releases served v1alpha1 with
+//! them), copied as they are.
 //!
 //! Items: `uuid` <-> `id`; `status.metadataVersion` <-> `status.version`; down,
 //! `status.contentLibraryRef` is `{kind: (Cluster)ContentLibrary, name: spec.libraryName}`; up,
@@ -78,7 +79,10 @@ fn is_cluster(kind: &Kind) -> bool {
 }
 
 /// Status fields of libraries copied as they are.
-const LIBRARY_STATUS: [&str; 9] = [
+const LIBRARY_STATUS: [&str; 11] = [
+    // The project's, in both versions of its CRDs (VMware's prune them).
+    "itemCount",
+    "observedGeneration",
     "name",
     "description",
     "version",
@@ -194,6 +198,7 @@ fn library_down(hub: &Value, kind: &Kind, version: &'static str) -> Result<Value
         false,
         "spec",
     )?;
+    copy(spec_in, &mut spec, &["source"]);
     if !is_cluster(kind) {
         let allowed = |k| boolean(spec_in, k, "spec").map(|b| b.unwrap_or(false));
         let writable = allowed("allowPublish")? || allowed("allowDelete")?;
@@ -241,6 +246,7 @@ fn library_up(spoke: &Value, kind: &Kind, _version: &'static str) -> Result<Valu
         true,
         "spec",
     )?;
+    copy(spec_in, &mut spec, &["source"]);
     if !is_cluster(kind) {
         copy(spec_in, &mut spec, &["allowImport"]);
         // Go's omitempty: false is omitted.
@@ -267,24 +273,18 @@ fn library_up(spoke: &Value, kind: &Kind, _version: &'static str) -> Result<Valu
     Ok(Value::Object(out))
 }
 
-/// `ContentLibrary.ConvertTo`'s restore, and the project's `spec.source`.
+/// `ContentLibrary.ConvertTo`'s restore.
 fn restore_library(hub: &mut Map, kept: &Map) {
     restore_fields(
         hub,
         kept,
-        &[
-            "storageClass",
-            "libraryType",
-            "allowPublish",
-            "allowDelete",
-            "source",
-        ],
+        &["storageClass", "libraryType", "allowPublish", "allowDelete"],
     );
 }
 
-/// `ClusterContentLibrary.ConvertTo`'s restore, and the project's `spec.source`.
+/// `ClusterContentLibrary.ConvertTo`'s restore.
 fn restore_cluster_library(hub: &mut Map, kept: &Map) {
-    restore_fields(hub, kept, &["libraryType", "source"]);
+    restore_fields(hub, kept, &["libraryType"]);
 }
 
 /// `ContentLibraryItem.ConvertTo`'s restore.
@@ -453,12 +453,13 @@ mod tests {
         let s = convert(&h, V1A1).expect("converts");
         assert_eq!(
             s["spec"],
-            json!({"uuid": "u-1", "writable": true, "resourceNamingStrategy": "FROM_ITEM_ID"})
+            json!({"uuid": "u-1", "writable": true, "resourceNamingStrategy": "FROM_ITEM_ID",
+                "source": "https://example.com/lib.json"})
         );
         assert_eq!(
             s["status"],
             json!({"subscriptionInfo": {"URL": "https://s", "onDemand": true, "automaticSync": false},
-                "type": "Subscribed"})
+                "type": "Subscribed", "itemCount": 3, "observedGeneration": 2})
         );
         let data: serde_json::Value = serde_json::from_str(
             s["metadata"]["annotations"][IMAGE_REGISTRY_KEY]
@@ -466,11 +467,11 @@ mod tests {
                 .expect("annotation"),
         )
         .expect("JSON");
-        assert_eq!(data["spec"]["source"], "https://example.com/lib.json");
+        assert_eq!(data["spec"]["storageClass"], "gold");
         assert_eq!(convert(&s, HUB), Ok(h.clone()));
 
-        // Edited in v1alpha1: VMware's restore (storageClass, libraryType, allow*, status) and
-        // the project's source come from the annotation.
+        // Edited in v1alpha1: VMware's restore (storageClass, libraryType, allow*, status) comes
+        // from the annotation; the source is v1alpha1's own field.
         let mut edited = s;
         edited["spec"]["uuid"] = json!("u-2");
         edited["spec"]["writable"] = json!(false);

@@ -320,4 +320,48 @@ mod tests {
         assert_eq!(status.security_compliance, Some(false));
         assert!(status.conditions[0].message.contains("disk.vmdk"));
     }
+
+    /// VMware's CRDs make the item's conditions one atomic list: the sync's apply carries the
+    /// image controller's conditions as it found them, and changes only Ready.
+    #[test]
+    fn other_conditions_of_an_item_are_kept() {
+        let first = plan::<ContentLibraryItem>(&[info(A, "a", "1")], &[], lib(), None, "t");
+        let mut existing = existing_from(&first);
+        let conflict = Condition::new(
+            "VirtualMachineImageConflict",
+            ConditionStatus::True,
+            "VMIIDConflict",
+            "x",
+        );
+        Arc::make_mut(&mut existing[0])
+            .status
+            .as_mut()
+            .unwrap()
+            .conditions
+            .push(conflict.clone());
+        let second = plan(&[info(A, "a", "2")], &existing, lib(), None, "t2");
+        let conditions = &second.apply[0].status.conditions;
+        assert_eq!(conditions.len(), 2);
+        assert_eq!(conditions[1], conflict);
+    }
+
+    #[test]
+    fn file_entries_are_complete() {
+        let mut item = info(A, "a", "7");
+        item.files = vec![crate::source::ItemFile {
+            name: "a.ovf".into(),
+            size: 4096,
+            cached: true,
+            version: String::new(),
+        }];
+        let p = plan::<ContentLibraryItem>(&[item], &[], lib(), None, "t");
+        let file = &p.apply[0].status.file_info[0];
+        assert_eq!(file.size_in_bytes, Some(Quantity("4096".into())));
+        assert_eq!(
+            file.version.as_deref(),
+            Some("7"),
+            "the content version stands in"
+        );
+        assert_eq!(p.apply[0].status.type_, Some(ContentLibraryItemType::Ovf));
+    }
 }

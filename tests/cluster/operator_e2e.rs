@@ -126,7 +126,18 @@ spec: {{ id: "{cluster_lib_id}", source: "{cluster_source}" }}
             item["metadata"]["name"].as_str().unwrap(),
             expected.replace("vmi-", "clitem-")
         );
-        assert_eq!(item["status"]["contentLibraryRef"]["name"], "images");
+        assert_eq!(item["spec"]["libraryName"], "images");
+        // Valid on VMware's CRDs: the enum's spelling, complete file entries, readiness in
+        // the condition.
+        assert_eq!(item["status"]["type"], "OVF");
+        assert!(item["status"]["sizeInBytes"].is_string());
+        for file in item["status"]["fileInfo"].as_array().unwrap() {
+            assert!(
+                file["sizeInBytes"].is_string() && file["version"].is_string(),
+                "{file}"
+            );
+        }
+        assert!(ready(&item).is_some_and(|r| r.0 == "True"));
     }
 
     // The seed's `kubectl get vmi` columns and values.
@@ -172,9 +183,16 @@ spec: {{ id: "{cluster_lib_id}", source: "{cluster_source}" }}
     let status = &photon["status"];
     assert_eq!(status["firmware"], "EFI");
     assert_eq!(status["capabilities"], json!(["cloud-init", "nvidia-gpu"]));
+    // The seed's capacity and size, beside VMware's name, requested/limit and controller.
     assert_eq!(
         status["disks"],
-        json!([{ "capacity": "20Gi", "size": "2Gi" }])
+        json!([{ "name": "vmdisk1", "requested": "20Gi", "limit": "20Gi",
+                 "controllerType": "SCSI", "controllerBusNumber": 0, "unitNumber": 0,
+                 "capacity": "20Gi", "size": "2Gi" }])
+    );
+    assert_eq!(
+        photon["metadata"]["annotations"]["vmware.com/display-name"],
+        "Photon OS 5.0"
     );
     assert_eq!(status["productInfo"]["fullVersion"], "5.0.0-20230629");
     assert_eq!(

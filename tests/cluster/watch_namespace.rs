@@ -47,8 +47,9 @@ spec:
         "apiVersion": "imageregistry.vmware.com/v1alpha2",
         "kind": "ContentLibraryItem",
         "status": {
-            "name": "hand-made", "type": "Iso", "ready": true, "contentVersion": "1",
-            "contentLibraryRef": { "name": "images", "namespace": ns },
+            "name": "hand-made", "type": "ISO", "contentVersion": "1",
+            "conditions": [{ "type": "Ready", "status": "True", "reason": "Synced", "message": "",
+                             "lastTransitionTime": "2026-01-02T03:04:05Z" }],
         },
     });
     items

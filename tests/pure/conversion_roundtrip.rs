@@ -50,8 +50,10 @@ fn config() -> GenConfig {
     cfg
 }
 
-/// The hub as the project serves it: VMware's storage schema plus the project's optional fields.
-fn with_project_additions(crd: &Crd, mut schema: Value) -> Value {
+/// A version as the project serves it: VMware's schema plus the project's optional fields where
+/// its CRDs have them (`crds_drift::ADDITIONS`: the disks' capacity and size at v1alpha5 and
+/// v1alpha6, the libraries' source, item count and generation at both versions).
+fn with_project_additions(crd: &Crd, version: &str, mut schema: Value) -> Value {
     let quantity = json!({"anyOf": [{"type": "integer"}, {"type": "string"}],
         "pattern": QUANTITY_PATTERN, "x-kubernetes-int-or-string": true});
     let mut add = |pointer: &str, name: &str, field: Value| {
@@ -62,7 +64,9 @@ fn with_project_additions(crd: &Crd, mut schema: Value) -> Value {
         props.insert(name.into(), field);
     };
     match crd.kind.as_str() {
-        "VirtualMachineImage" | "ClusterVirtualMachineImage" => {
+        "VirtualMachineImage" | "ClusterVirtualMachineImage"
+            if matches!(version, "v1alpha5" | "v1alpha6") =>
+        {
             let disk = "/properties/status/properties/disks/items/properties";
             add(disk, "capacity", quantity.clone());
             add(disk, "size", quantity);
@@ -170,9 +174,18 @@ fn there_and_back(x: &Value, to: &str, schema: &Value, back: &str) -> Result<(),
 fn roundtrips(file: &str) {
     let crd = crd(file);
     let hub = crd.storage().clone();
-    let hub_schema = with_project_additions(&crd, hub.schema.clone());
+    let hub_schema = with_project_additions(&crd, &hub.name, hub.schema.clone());
     let hub_api = crd.api_version(&hub.name);
-    let spokes: Vec<_> = crd.versions.iter().filter(|v| !v.storage).collect();
+    let spokes: Vec<_> = crd
+        .versions
+        .iter()
+        .filter(|v| !v.storage)
+        .map(|v| {
+            let mut v = v.clone();
+            v.schema = with_project_additions(&crd, &v.name, v.schema);
+            v
+        })
+        .collect();
     assert!(!spokes.is_empty(), "{file}: one version only");
     for spoke in &spokes {
         let spoke_api = crd.api_version(&spoke.name);

@@ -339,3 +339,55 @@ fn labels_of_other_managers_do_not_cause_a_rewrite() {
     let d = decide(&o, pending(prepare(&o, false)), Obtained::Unchanged);
     assert!(d.writes.is_empty(), "{:?}", d.writes);
 }
+
+/// What VM Operator's own image controller writes that clients look for: the display-name
+/// annotation, the V1Alpha1Compatible condition and labels from the OVF's ExtraConfig, the
+/// service-type labels of cluster items. After a restart (no descriptor read again) they stay.
+#[test]
+fn vm_operator_annotations_labels_and_conditions_survive_a_restart() {
+    use crate::api::CONDITION_V1ALPHA1_COMPATIBLE;
+    use crate::ovf::KeyValue;
+    let status = item_status(ContentLibraryItemType::Ovf);
+    let mut o = observed(Some(&status), None);
+    o.service_labels = vec!["type.services.vmware.com/tkg".into()];
+    let info = Arc::new(OvfInfo {
+        v1alpha1_compatible: true,
+        extra_labels: vec![KeyValue {
+            key: "example.com/hello".into(),
+            value: "world".into(),
+        }],
+        ..(*photon()).clone()
+    });
+    let d = decide(&o, pending(prepare(&o, false)), Obtained::Parsed(info));
+    let image = written(&d, None);
+    let check = |image: &VirtualMachineImage| {
+        assert_eq!(
+            image
+                .annotations()
+                .get(ANNOTATION_DISPLAY_NAME)
+                .map(String::as_str),
+            Some("Photon OS 5.0")
+        );
+        assert_eq!(image.labels()["example.com/hello"], "world");
+        assert_eq!(image.labels()["type.services.vmware.com/tkg"], "");
+        let status = image.status.as_ref().unwrap();
+        assert!(
+            status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == CONDITION_V1ALPHA1_COMPATIBLE && c.is_true())
+        );
+    };
+    check(&image);
+    // A restart: the status holds this content version, nothing is fetched or written.
+    let o = observed(Some(&status), Some(&image));
+    let o = Observed {
+        service_labels: vec!["type.services.vmware.com/tkg".into()],
+        ..o
+    };
+    let p = pending(prepare(&o, false));
+    assert_eq!(p.need, Need::Unchanged);
+    let d = decide(&o, p, Obtained::Unchanged);
+    assert!(d.writes.is_empty(), "{:?}", d.writes);
+    check(&written(&d, Some(&image)));
+}
