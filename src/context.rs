@@ -35,6 +35,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub sources: Arc<SourceRegistry>,
     pub settings: Settings,
+    /// Which optional fields the installed CRDs declare (read at start-up).
+    pub writable: crate::api::Writable,
 }
 
 /// Longest event note we publish (the API allows 1 KiB).
@@ -46,6 +48,7 @@ impl Context {
         metrics: Arc<Metrics>,
         sources: Arc<SourceRegistry>,
         settings: Settings,
+        writable: crate::api::Writable,
         instance: Option<String>,
     ) -> Self {
         let reporter = Reporter {
@@ -58,6 +61,7 @@ impl Context {
             metrics,
             sources,
             settings,
+            writable,
         }
     }
 

@@ -88,8 +88,10 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
         shutdown.wait(),
     ));
 
-    wait_for_crds(&client, config.crd_wait).await?;
+    let crds = wait_for_crds(&client, config.crd_wait).await?;
     readiness.crds_established.store(true, Ordering::SeqCst);
+    let writable = crate::api::Writable::of(&crds);
+    tracing::info!(?writable, "optional fields the installed CRDs declare");
 
     // The webhook serves on every replica, from its own in-memory index.
     let webhook = match config.webhook.clone() {
@@ -128,6 +130,7 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
         metrics,
         sources,
         config.settings.clone(),
+        writable,
         Some(config.instance.clone()),
     ));
 
@@ -235,24 +238,31 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: Shutdown) {
     }
 }
 
-/// Waits until every CRD of ours is established (an install may still be in flight).
+/// Waits until every CRD of ours is established (an install may still be in flight); returns them.
 async fn wait_for_crds(
     client: &Client,
     timeout: Duration,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<Vec<CustomResourceDefinition>, Box<dyn std::error::Error + Send + Sync>> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let names: Vec<String> = crate::api::crds().iter().map(|c| c.name_any()).collect();
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let mut missing = vec![];
+        let mut found = vec![];
         for name in &names {
             let established = match api.get_opt(name).await {
-                Ok(Some(crd)) => crd
-                    .status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True"),
+                Ok(Some(crd)) => {
+                    let established = crd
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| {
+                            c.iter()
+                                .any(|c| c.type_ == "Established" && c.status == "True")
+                        });
+                    found.push(crd);
+                    established
+                }
                 Ok(None) => false,
                 Err(e) => {
                     tracing::warn!(crd = %name, error = %e, "cannot read CRD");
@@ -264,7 +274,7 @@ async fn wait_for_crds(
             }
         }
         if missing.is_empty() {
-            return Ok(());
+            return Ok(found);
         }
         if tokio::time::Instant::now() > deadline {
             return Err(format!(

@@ -16,6 +16,7 @@ mod lenient;
 mod library;
 pub mod versions;
 mod vm;
+mod writable;
 
 pub use condition::{
     Condition, ConditionStatus, format_time, is_ready, now_rfc3339, set_condition,
@@ -25,6 +26,7 @@ pub use item::*;
 pub(crate) use lenient::lenient_enum;
 pub use library::*;
 pub use vm::*;
+pub use writable::Writable;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, CustomResourceDefinitionVersion,

@@ -42,6 +42,8 @@ pub struct Observed<'a, Img> {
     pub image: Option<&'a Img>,
     /// Whether the store has not yet shown our last write of that image.
     pub store_behind: bool,
+    /// Which optional fields the installed CRDs declare.
+    pub writable: crate::api::Writable,
     /// The `type.services.vmware.com/*` labels of a cluster item, which its image carries too
     /// (as VM Operator copies them, for TKG to find its images).
     pub service_labels: Vec<String>,
@@ -282,7 +284,9 @@ pub fn decide<Img: ImageKind>(
             message: format!("content library item {}: {e}", observed.item_name),
         },
     };
-    let status = image_status(&facts, descriptor, previous);
+    let status = observed
+        .writable
+        .image_status(image_status(&facts, descriptor, previous));
     // ExtraConfig's labels are in no status field: read from the descriptor, else kept as the
     // image carries them (their keys are listed in an annotation of ours).
     let extra = match &obtained {

@@ -176,6 +176,7 @@ impl<I: ItemKind> Reconciler for ImageReconciler<I> {
                 &image_key(namespace.as_deref(), &image_name),
                 seen.as_deref(),
             ),
+            writable: self.ctx.writable,
             service_labels: match namespace {
                 Some(_) => vec![],
                 None => item

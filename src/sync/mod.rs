@@ -315,6 +315,7 @@ impl<L: LibraryKind> SyncReconciler<L> {
     }
 
     async fn write_status(&self, lib: &L, status: ContentLibraryStatus) -> Result<(), kube::Error> {
+        let status = self.ctx.writable.library_status(status);
         let api = L::api(self.ctx.client.clone(), lib.namespace().as_deref());
         write::apply_status(&api, &lib.name_any(), FIELD_MANAGER, &status).await?;
         self.ctx.metrics.wrote(&self.name, 1);

@@ -35,7 +35,9 @@ const CONVERTED: [&str; 6] = [
     "clustervirtualmachineimages.vmoperator.vmware.com",
 ];
 
-#[tokio::test]
+// Multi-threaded: the test serves the published library, which must keep answering while
+// `terminate` waits (blocking) for the operator to finish its in-flight sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_vmwares_own_crds() {
     let crds = repo_root().join("../shared/fixtures/vmware-crds");
     assert!(
@@ -46,7 +48,7 @@ async fn on_vmwares_own_crds() {
     suite("vmware-crds", Some(&crds)).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_projects_crds() {
     suite("own-crds", None).await;
 }
@@ -161,15 +163,42 @@ async fn suite(name: &str, crds: Option<&Path>) {
 
     // A published library served on loopback.
     let published = tempfile::tempdir().unwrap();
-    std::fs::create_dir(published.path().join("photon5")).unwrap();
     std::fs::copy(
         library::fixture("govmomi/ovf/fixtures/photon5.ovf"),
-        published.path().join("photon5/photon5.ovf"),
+        published.path().join("photon5.ovf"),
     )
     .unwrap();
     library::publish(published.path(), PUBLISHED_ID);
     let url = serve::serve_dir(published.path().to_path_buf()).await;
     let source = url.join("lib.json").unwrap().to_string();
+
+    // An item a VMware component wrote at v1alpha1 while conversion is None (as VMware's CRDs
+    // install): its condition status "Maybe" (any string at v1alpha1) is stored as it is at
+    // v1alpha2, where the operator cannot read it.
+    let odd = vmi_id::item_name("11111111-2222-3333-4444-555555555555").unwrap();
+    yaml::apply_yaml(
+        &client,
+        &ns,
+        &format!(
+            "apiVersion: imageregistry.vmware.com/v1alpha1\nkind: ContentLibraryItem\n\
+             metadata: {{ name: {odd}, namespace: {ns} }}\n\
+             spec: {{ uuid: 11111111-2222-3333-4444-555555555555 }}\n"
+        ),
+    )
+    .await;
+    let odd_status = json!({ "status": { "contentLibraryRef": { "kind": "ContentLibrary", "name": "vc" },
+        "conditions": [{ "type": "Ready", "status": "Maybe", "lastTransitionTime": "2026-01-02T03:04:05Z" }] } });
+    kubectl::kubectl_ok(&[
+        "patch",
+        "contentlibraryitems.v1alpha1.imageregistry.vmware.com",
+        &odd,
+        "-n",
+        &ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &odd_status.to_string(),
+    ]);
 
     // The operator, its webhook (admission and conversion) on loopback.
     let pki_dir = tempfile::tempdir().unwrap();
@@ -251,33 +280,6 @@ spec: {{ id: "{registry_uuid}", libraryName: vc }}
         "-p",
         &status.to_string(),
     ]);
-    // An item at v1alpha1 whose condition status the hub cannot read ("Maybe"): VMware's v1alpha1
-    // schema allows any string there.
-    let odd = vmi_id::item_name("11111111-2222-3333-4444-555555555555").unwrap();
-    yaml::apply_yaml(
-        &client,
-        &ns,
-        &format!(
-            "apiVersion: imageregistry.vmware.com/v1alpha1\nkind: ContentLibraryItem\n\
-             metadata: {{ name: {odd}, namespace: {ns} }}\n\
-             spec: {{ uuid: 11111111-2222-3333-4444-555555555555 }}\n"
-        ),
-    )
-    .await;
-    let odd_status = json!({ "status": { "contentLibraryRef": { "kind": "ContentLibrary", "name": "vc" },
-        "conditions": [{ "type": "Ready", "status": "Maybe", "lastTransitionTime": "2026-01-02T03:04:05Z" }] } });
-    kubectl::kubectl_ok(&[
-        "patch",
-        "contentlibraryitems.v1alpha1.imageregistry.vmware.com",
-        &odd,
-        "-n",
-        &ns,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        &odd_status.to_string(),
-    ]);
-
     // Three Ready images: vCenter, published, VMware's item.
     let expected: Vec<String> = {
         let mut v = vec![vmi_id::vmi_id(&registry_uuid).unwrap()];
@@ -421,7 +423,11 @@ spec: {{ id: "{registry_uuid}", libraryName: vc }}
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), library_at("v1alpha1").to_string()).unwrap();
     kubectl::kubectl_ok(&["replace", "-f", file.path().to_str().unwrap()]);
-    assert_eq!(library_at("v1alpha2")["spec"], lib_before["spec"]);
+    // Nothing lost; v1alpha1's schema defaults allowImport to false, so a v1alpha1 client writes
+    // it, and it is kept.
+    let mut expected = lib_before["spec"].clone();
+    expected["allowImport"] = json!(false);
+    assert_eq!(library_at("v1alpha2")["spec"], expected);
 
     // A library the operator cannot use says why.
     wait::wait_until(WAIT, "the unusable library says why", || {
@@ -468,5 +474,5 @@ spec: {{ id: "{registry_uuid}", libraryName: vc }}
         .filter(|l| l.contains("object cannot be read") && l.contains(&odd))
         .count();
     assert_eq!(log_lines, 1, "logged once per version of the object");
-    op.terminate();
+    assert!(op.terminate().success(), "the operator stops cleanly");
 }

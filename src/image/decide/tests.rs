@@ -1,5 +1,6 @@
 //! The image controller's decisions, case by case: each reconcile outcome from item and store.
 
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ObjectMeta;
 
@@ -55,6 +56,7 @@ fn observed<'a>(
         },
         image,
         store_behind: false,
+        writable: crate::api::Writable::ALL,
         service_labels: vec![],
     }
 }
@@ -390,4 +392,29 @@ fn vm_operator_annotations_labels_and_conditions_survive_a_restart() {
     let d = decide(&o, p, Obtained::Unchanged);
     assert!(d.writes.is_empty(), "{:?}", d.writes);
     check(&written(&d, Some(&image)));
+}
+
+/// On VMware's CRDs (which do not declare the seed's disk capacity and size, and refuse an
+/// apply that carries them), the status leaves them out.
+#[test]
+fn fields_the_crds_do_not_declare_are_not_written() {
+    let status = item_status(ContentLibraryItemType::Ovf);
+    let mut o = observed(Some(&status), None);
+    o.writable = crate::api::Writable::NONE;
+    let info = Arc::new(OvfInfo {
+        disks: vec![crate::ovf::OvfDisk {
+            name: "vmdisk1".into(),
+            capacity_bytes: 1 << 30,
+            populated_bytes: Some(1 << 20),
+            ..Default::default()
+        }],
+        ..(*photon()).clone()
+    });
+    let d = decide(&o, pending(prepare(&o, false)), Obtained::Parsed(info));
+    let disks = &written(&d, None).status.unwrap().disks;
+    assert_eq!(disks[0].requested, Some(Quantity("1Gi".into())));
+    assert_eq!(
+        (disks[0].capacity.as_ref(), disks[0].size.as_ref()),
+        (None, None)
+    );
 }
