@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -30,6 +31,43 @@ impl Synced {
 
     pub fn is_synced(&self) -> bool {
         *self.0.borrow()
+    }
+}
+
+/// The backoff of every watch here: 0.5 s doubling to 5 s, back to 0.5 s at the first event
+/// that arrives. kube's default (0.8 s to 30 s with jitter, kept for 120 s) let a few errors
+/// around an apiserver restart (refused connections, 403 until its authorizer is ready, 410
+/// for an expired resourceVersion) hold the controllers back for a minute after the apiserver
+/// was serving again.
+#[derive(Clone, Debug)]
+pub struct WatchBackoff {
+    next: Duration,
+}
+
+impl WatchBackoff {
+    const FIRST: Duration = Duration::from_millis(500);
+    const MAX: Duration = Duration::from_secs(5);
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        WatchBackoff { next: Self::FIRST }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        Some(delay)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
     }
 }
 
@@ -59,7 +97,7 @@ pub fn reflect<K: Kind>(
     // managedFields are nearly half of each object and nothing here reads them: keep them out
     // of the stores.
     let watch = watcher(K::guarded_api(client, namespace), config)
-        .default_backoff()
+        .backoff(WatchBackoff::default())
         .filter_map(move |event| {
             let event = event.map(|e| decoded(e, &lookup, &mut told, &on_invalid));
             futures::future::ready(event.transpose())
@@ -260,5 +298,17 @@ mod tests {
             .collect()
             .await;
         assert_eq!(got, [Some("2".to_string())]);
+    }
+
+    #[test]
+    fn watch_backoff_doubles_to_five_seconds_and_resets() {
+        use kube::runtime::utils::Backoff;
+        let mut b = WatchBackoff::default();
+        let delays: Vec<u64> = (0..6)
+            .map(|_| b.next().unwrap().as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 5000, 5000]);
+        b.reset();
+        assert_eq!(b.next(), Some(Duration::from_millis(500)));
     }
 }

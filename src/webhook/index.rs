@@ -515,7 +515,8 @@ async fn run_watch<K>(
             ImageInfo::invalid(kind, invalid)
         }
     };
-    let stream = watcher::watcher(api, watcher::Config::default().any_semantic()).default_backoff();
+    let stream = watcher::watcher(api, watcher::Config::default().any_semantic())
+        .backoff(crate::stores::WatchBackoff::default());
     futures::pin_mut!(stream);
     let mut buffer: Vec<ImageInfo> = Vec::new();
     while let Some(event) = stream.next().await {

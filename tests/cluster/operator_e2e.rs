@@ -284,8 +284,9 @@ spec: {{ id: "{photon_uuid}", libraryName: images }}
         ),
     )
     .await;
-    let impostor_status = json!({ "status": { "name": "Impostor", "type": "Ovf", "ready": true, "securityCompliance": true,
-        "contentVersion": "9", "contentLibraryRef": { "name": "images", "namespace": ns } } }).to_string();
+    let impostor_status = json!({ "status": { "name": "Impostor", "type": "OVF", "securityCompliance": true,
+        "contentVersion": "9", "conditions": [{ "type": "Ready", "status": "True", "reason": "Synced",
+            "message": "", "lastTransitionTime": "2026-01-02T03:04:05Z" }] } }).to_string();
     kubectl::kubectl_ok(&[
         "patch",
         "clitem",
