@@ -1116,6 +1116,8 @@ async fn crd_templates_install_upgrade_and_survive_uninstall() {
             &fullname,
             "--set",
             "webhook.enabled=false",
+            "--set",
+            "crds.virtualMachine=true",
             "--post-renderer",
             install_renderer.to_str().unwrap(),
         ],
