@@ -1,60 +1,24 @@
-//! The image status of v1alpha3 and v1alpha4: v1alpha2's, with `type` and `disks`.
+//! The image status of v1alpha3 and v1alpha4: v1alpha2's (flattened in), with `type` and `disks`.
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Condition, Firmware, ImageType, KeyValuePair, OsInfo, OvfProperty, ProductInfo};
+use crate::api::ImageType;
 
 /// The status of a v1alpha3/v1alpha4 image.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageStatus {
-    /// Display name of the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    /// Every field of a v1alpha2 status.
+    #[serde(flatten)]
+    pub v1alpha2: super::image_v1alpha2::ImageStatus,
     /// Content type of the image.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<ImageType>,
-    /// Firmware the image boots with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub firmware: Option<Firmware>,
-    /// VMware virtual hardware version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hardware_version: Option<i32>,
-    /// Capabilities of the image.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "set"))]
-    pub capabilities: Vec<String>,
-    /// Operating system of the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub os_info: Option<OsInfo>,
-    /// Product metadata.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_info: Option<ProductInfo>,
     /// Virtual disks of the image.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disks: Vec<Disk>,
-    /// User-configurable OVF properties.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ovf_properties: Vec<OvfProperty>,
-    /// VMware system properties.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub vmware_system_properties: Vec<KeyValuePair>,
-    /// Provider-specific identifier of the item.
-    #[serde(
-        default,
-        rename = "providerItemID",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub provider_item_id: Option<String>,
-    /// Content version of the item at the provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider_content_version: Option<String>,
-    /// Current state of the image.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
-    pub conditions: Vec<Condition>,
 }
 
 /// A disk of a v1alpha3/v1alpha4 image.
