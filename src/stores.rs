@@ -5,7 +5,7 @@
 //! stall the controller or itself. So readiness is published here through a watch channel,
 //! set when the reflector sees the end of its initial list.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,7 +92,9 @@ pub fn reflect<K: Kind>(
 ) {
     let (reader, writer) = reflector::store();
     let (tx, rx) = watch::channel(false);
-    let mut told = HashSet::new();
+    // The version of each undecodable object last told of: one entry per such object, so a
+    // long-lived watch does not collect every version it ever saw.
+    let mut told = HashMap::new();
     let lookup = reader.clone();
     // managedFields are nearly half of each object and nothing here reads them: keep them out
     // of the stores.
@@ -116,7 +118,7 @@ pub fn reflect<K: Kind>(
 fn decoded<K: Kind>(
     event: watcher::Event<DeserializeGuard<K>>,
     store: &Store<K>,
-    told: &mut HashSet<(String, String)>,
+    told: &mut HashMap<String, String>,
     on_invalid: &OnInvalid,
 ) -> Option<watcher::Event<K>> {
     use watcher::Event;
@@ -134,11 +136,10 @@ fn decoded<K: Kind>(
     };
     let meta = &invalid.metadata;
     let name = meta.name.clone().unwrap_or_default();
-    let key = (
-        meta.uid.clone().unwrap_or_default(),
-        meta.resource_version.clone().unwrap_or_default(),
-    );
-    if told.insert(key) {
+    let version = meta.resource_version.clone().unwrap_or_default();
+    let uid = meta.uid.clone().unwrap_or_default();
+    if told.get(&uid) != Some(&version) {
+        told.insert(uid, version);
         let reference = ObjectReference {
             api_version: Some(K::api_version(&()).into_owned()),
             kind: Some(K::kind(&()).into_owned()),
