@@ -210,7 +210,7 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: Shutdown) {
     let cl_images = ImageController::<ClusterContentLibraryItem>::new(&ctx);
     let ns_sync = SyncController::<ContentLibrary>::new(&ctx);
     let cl_sync = SyncController::<ClusterContentLibrary>::new(&ctx);
-    let cache = Arc::new(OvfCache::new(20_000));
+    let cache = Arc::new(OvfCache::new(crate::image::cache::DEFAULT_BUDGET));
     let cleanup_every = Duration::from_secs(60);
     let ns_cleanup = crate::image::cleanup_loop::<ContentLibraryItem>(
         ctx.clone(),

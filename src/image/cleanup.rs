@@ -10,13 +10,13 @@ use kube::runtime::reflector::Store;
 
 use crate::context::Context;
 use crate::kinds::{ImageKind, ItemKind, Kind};
-use crate::stores::{Synced, store_key};
+use crate::stores::{Packed, Synced, store_key};
 
 /// Runs every `interval`, once both stores hold their lists.
 pub async fn cleanup_loop<I: ItemKind>(
     ctx: Arc<Context>,
-    (items, items_synced): (Store<I>, Synced),
-    (images, images_synced): (Store<I::Image>, Synced),
+    (items, items_synced): (Store<Packed<I>>, Synced),
+    (images, images_synced): (Store<Packed<I::Image>>, Synced),
     interval: Duration,
 ) {
     items_synced.wait().await;
@@ -29,7 +29,14 @@ pub async fn cleanup_loop<I: ItemKind>(
     loop {
         let mut ready = 0i64;
         let mut not_ready = 0i64;
-        for image in images.state() {
+        for packed in images.state() {
+            let image = match packed.unpack() {
+                Ok(image) => image,
+                Err(e) => {
+                    tracing::error!(image = %packed.name_any(), error = %e, "stored image cannot be decoded");
+                    continue;
+                }
+            };
             if image.image_status().is_some_and(|s| s.is_ready()) {
                 ready += 1;
             } else {

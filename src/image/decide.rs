@@ -233,8 +233,9 @@ pub fn prepare<Img: ImageKind>(observed: &Observed<'_, Img>, cached: bool) -> Pr
     })
 }
 
-/// The cache, else the previous status when the content version is unchanged (so a restart
-/// does not refetch every descriptor), else the library source.
+/// The previous status when it holds this content version already (so a restart does not
+/// refetch every descriptor, and the cache can let go of it), else the cache, else the
+/// library source.
 fn descriptor_need(
     facts: &ItemFacts,
     previous: Option<&VirtualMachineImageStatus>,
@@ -242,9 +243,6 @@ fn descriptor_need(
 ) -> Need {
     if !facts.needs_descriptor() {
         return Need::NotNeeded;
-    }
-    if cached {
-        return Need::Cached;
     }
     let read_before = previous.is_some_and(|p| {
         p.is_ready()
@@ -254,6 +252,8 @@ fn descriptor_need(
     });
     if read_before {
         Need::Unchanged
+    } else if cached {
+        Need::Cached
     } else {
         Need::Fetch
     }

@@ -28,6 +28,8 @@ pub enum ImageError {
     },
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
+    #[error("the image in the operator's store cannot be decoded: {0}")]
+    StoreDecode(serde_json::Error),
 }
 
 impl ReconcileError for ImageError {
@@ -40,6 +42,7 @@ impl ReconcileError for ImageError {
             ImageError::Ovf(e) => e.reason(),
             ImageError::Conflict { .. } => "VMIIDConflict",
             ImageError::Kube(_) => "KubernetesAPIError",
+            ImageError::StoreDecode(_) => "StoreDecodeFailed",
         }
     }
 

@@ -26,7 +26,7 @@ use crate::api::ProviderRef;
 use crate::context::Context;
 use crate::kinds::{ImageKind, ItemKind, Kind, LABEL_MANAGED_BY, MANAGED_BY};
 use crate::reconciler::{self, Failures, Reconciler, forget_deleted, write};
-use crate::stores::{Synced, reflect, store_key, trigger_objects};
+use crate::stores::{Packed, Synced, reflect, store_key, trigger_objects};
 use crate::vmi_id;
 use cache::OvfCache;
 pub use cleanup::cleanup_loop;
@@ -44,10 +44,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// The image controller of one scope, built but not running, so its stores can be shared.
 pub struct ImageController<I: ItemKind> {
-    controller: Controller<I>,
-    items: Store<I>,
+    controller: Controller<Packed<I>>,
+    items: Store<Packed<I>>,
     items_synced: Synced,
-    images: Store<I::Image>,
+    images: Store<Packed<I::Image>>,
     images_synced: Synced,
     failures: Arc<Failures>,
 }
@@ -84,11 +84,11 @@ impl<I: ItemKind> ImageController<I> {
     }
 
     /// The item store (shared with the sync controller) and its readiness.
-    pub fn items(&self) -> (Store<I>, Synced) {
+    pub fn items(&self) -> (Store<Packed<I>>, Synced) {
         (self.items.clone(), self.items_synced.clone())
     }
 
-    pub fn images(&self) -> (Store<I::Image>, Synced) {
+    pub fn images(&self) -> (Store<Packed<I::Image>>, Synced) {
         (self.images.clone(), self.images_synced.clone())
     }
 
@@ -126,7 +126,7 @@ struct ImageReconciler<I: ItemKind> {
     ctx: Arc<Context>,
     libraries: Store<I::Library>,
     libraries_synced: Synced,
-    images: Store<I::Image>,
+    images: Store<Packed<I::Image>>,
     images_synced: Synced,
     cache: Arc<OvfCache>,
     failures: Arc<Failures>,
@@ -135,6 +135,7 @@ struct ImageReconciler<I: ItemKind> {
 
 impl<I: ItemKind> Reconciler for ImageReconciler<I> {
     type Object = I;
+    type Stored = Packed<I>;
     type Error = ImageError;
 
     fn name(&self) -> &str {
@@ -155,10 +156,14 @@ impl<I: ItemKind> Reconciler for ImageReconciler<I> {
         self.images_synced.wait().await;
         let image_name = vmi_id::vmi_id(item.uuid()).unwrap_or_default();
         let namespace = item.namespace();
-        let image = self
+        let stored = self
             .images
             .get(&store_key(&image_name, namespace.as_deref()));
-        let seen = image.as_ref().and_then(|img| img.resource_version());
+        let seen = stored.as_ref().and_then(|img| img.resource_version());
+        let image = match stored {
+            Some(packed) => Some(packed.unpack().map_err(ImageError::StoreDecode)?),
+            None => None,
+        };
         let item_uid = item.uid().unwrap_or_default();
         let observed = Observed {
             item_name: &item.name_any(),
@@ -171,7 +176,7 @@ impl<I: ItemKind> Reconciler for ImageReconciler<I> {
                 kind: I::kind(&()).into_owned(),
                 name: item.name_any(),
             },
-            image: image.as_deref(),
+            image: image.as_ref(),
             store_behind: self.written.store_is_behind(
                 &image_key(namespace.as_deref(), &image_name),
                 seen.as_deref(),
@@ -195,6 +200,9 @@ impl<I: ItemKind> Reconciler for ImageReconciler<I> {
         let decision = match decide::prepare(&observed, cached.is_some()) {
             Prepared::Done(decision) => decision,
             Prepared::Image(pending) => {
+                if matches!(pending.need, Need::Unchanged | Need::NotNeeded) {
+                    self.cache.forget(item.uuid());
+                }
                 let obtained = match (&pending.need, cached) {
                     (Need::NotNeeded, _) => Obtained::NotNeeded,
                     (Need::Unchanged, _) => Obtained::Unchanged,

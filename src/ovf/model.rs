@@ -102,3 +102,45 @@ pub struct KeyValue {
     pub key: String,
     pub value: String,
 }
+
+impl OvfInfo {
+    /// About how many bytes this holds, inline and on the heap: what a cache of parsed
+    /// descriptors is bounded by.
+    pub fn approx_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let s = |s: &String| s.capacity();
+        let kv = |p: &KeyValue| size_of::<KeyValue>() + s(&p.key) + s(&p.value);
+        size_of::<Self>()
+            + self.name.as_ref().map_or(0, s)
+            + s(&self.os_id)
+            + s(&self.os_type)
+            + s(&self.os_version)
+            + s(&self.product.product)
+            + s(&self.product.vendor)
+            + s(&self.product.version)
+            + s(&self.product.full_version)
+            + s(&self.firmware)
+            + self
+                .disks
+                .iter()
+                .map(|d| size_of::<OvfDisk>() + s(&d.name))
+                .sum::<usize>()
+            + self
+                .ovf_properties
+                .iter()
+                .map(|p| {
+                    size_of::<OvfUserProperty>()
+                        + s(&p.key)
+                        + s(&p.r#type)
+                        + p.default.as_ref().map_or(0, s)
+                })
+                .sum::<usize>()
+            + self.vmware_system_properties.iter().map(kv).sum::<usize>()
+            + self.extra_labels.iter().map(kv).sum::<usize>()
+            + self
+                .capabilities
+                .iter()
+                .map(|c| size_of::<String>() + s(c))
+                .sum::<usize>()
+    }
+}

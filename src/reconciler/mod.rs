@@ -20,6 +20,9 @@ pub use backoff::{Failures, backoff};
 
 use crate::context::Context;
 use crate::kinds::Kind;
+use crate::stores::Holds;
+#[cfg(doc)]
+use crate::stores::Packed;
 
 /// What the scaffolding needs of a controller's error.
 pub trait ReconcileError: std::error::Error + Send + Sync + 'static {
@@ -34,6 +37,8 @@ pub trait ReconcileError: std::error::Error + Send + Sync + 'static {
 /// One controller: its object kind, its reconcile, and how it reports a failure on the object.
 pub trait Reconciler: Send + Sync + 'static {
     type Object: Kind;
+    /// What the controller's store holds of an object (the object, or it [`Packed`]).
+    type Stored: Holds<Self::Object>;
     type Error: ReconcileError;
 
     /// The controller's name in metrics and logs, e.g. `sync-contentlibrary`.
@@ -67,7 +72,7 @@ pub fn object_key<K: Resource>(object: &K) -> String {
 
 /// Runs `controller` with `reconciler` until `shutdown` resolves.
 pub async fn run<R: Reconciler>(
-    controller: Controller<R::Object>,
+    controller: Controller<R::Stored>,
     reconciler: Arc<R>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
@@ -84,19 +89,27 @@ pub async fn run<R: Reconciler>(
         .await;
 }
 
-async fn reconcile<R: Reconciler>(object: Arc<R::Object>, r: Arc<R>) -> Result<Action, R::Error> {
-    let key = object_key(object.as_ref());
+async fn reconcile<R: Reconciler>(stored: Arc<R::Stored>, r: Arc<R>) -> Result<Action, R::Error> {
+    let key = object_key(stored.as_ref());
     let span = tracing::info_span!("reconcile", controller = r.name(), object = %key);
     async {
+        let object = match stored.object() {
+            Ok(object) => object,
+            Err(e) => {
+                // Only a packed object that no longer decodes: its next change replaces it.
+                tracing::error!(error = %e, "stored object cannot be decoded; waiting for a change");
+                return Ok(Action::await_change());
+            }
+        };
         let metrics = &r.context().metrics;
         let _timer = metrics.reconcile_started(r.name());
-        let result = r.reconcile(object.as_ref()).await;
+        let result = r.reconcile(&object).await;
         match &result {
             Ok(_) => r.failures().succeeded(&key),
             Err(e) => {
                 metrics.reconcile_failed(r.name(), e.reason());
                 tracing::warn!(reason = e.reason(), error = %e, "reconcile failed");
-                r.report(object.as_ref(), e).await;
+                r.report(&object, e).await;
             }
         }
         result
@@ -105,16 +118,16 @@ async fn reconcile<R: Reconciler>(object: Arc<R::Object>, r: Arc<R>) -> Result<A
     .await
 }
 
-fn error_policy<R: Reconciler>(object: Arc<R::Object>, error: &R::Error, r: Arc<R>) -> Action {
+fn error_policy<R: Reconciler>(stored: Arc<R::Stored>, error: &R::Error, r: Arc<R>) -> Action {
     if error.waits_for_change() {
         return Action::await_change();
     }
-    Action::requeue(r.failures().failed(&object_key(object.as_ref())))
+    Action::requeue(r.failures().failed(&object_key(stored.as_ref())))
 }
 
 /// Passes a reflector's events through, forgetting the failures of each deleted object so the
 /// backoff map holds only objects that exist.
-pub fn forget_deleted<K: Kind>(
+pub fn forget_deleted<K: crate::stores::Stored>(
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     failures: Arc<Failures>,
 ) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static {

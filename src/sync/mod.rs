@@ -23,12 +23,12 @@ use crate::api::{
     now_rfc3339, set_condition,
 };
 use crate::context::Context;
-use crate::kinds::{ItemKind, Kind, LABEL_LIBRARY, LibraryKind};
+use crate::kinds::{ItemKind, Kind, LibraryKind};
 use crate::reconciler::{
     self, Failures, ReconcileError, Reconciler, forget_deleted, object_key, write,
 };
 use crate::source::{ItemInfo, LibraryInfo, SourceError};
-use crate::stores::{Synced, reflect, trigger_objects};
+use crate::stores::{Packed, Synced, reflect, trigger_objects};
 
 /// Field manager of everything the sync writes.
 pub const FIELD_MANAGER: &str = "vmi-operator-sync";
@@ -50,6 +50,8 @@ pub enum SyncError {
     LibraryTypeNotSupported(&'static str),
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
+    #[error("an item in the operator's store cannot be decoded: {0}")]
+    StoreDecode(serde_json::Error),
 }
 
 impl ReconcileError for SyncError {
@@ -61,6 +63,7 @@ impl ReconcileError for SyncError {
             SyncError::NoLibraryId => "LibraryIDMissing",
             SyncError::LibraryTypeNotSupported(_) => "LibraryTypeNotSupported",
             SyncError::Kube(_) => "KubernetesAPIError",
+            SyncError::StoreDecode(_) => "StoreDecodeFailed",
         }
     }
 }
@@ -107,7 +110,7 @@ impl<L: LibraryKind> SyncController<L> {
     pub async fn run(
         self,
         ctx: Arc<Context>,
-        (items, items_synced): (Store<L::Item>, Synced),
+        (items, items_synced): (Store<Packed<L::Item>>, Synced),
         shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     ) {
         let reconciler = Arc::new(SyncReconciler::<L> {
@@ -126,13 +129,14 @@ struct SyncReconciler<L: LibraryKind> {
     name: String,
     ctx: Arc<Context>,
     /// Item resources of every library of this scope (shared with the image controller).
-    items: Store<L::Item>,
+    items: Store<Packed<L::Item>>,
     items_synced: Synced,
     failures: Arc<Failures>,
 }
 
 impl<L: LibraryKind> Reconciler for SyncReconciler<L> {
     type Object = L;
+    type Stored = L;
     type Error = SyncError;
 
     fn name(&self) -> &str {
@@ -241,8 +245,10 @@ impl<L: LibraryKind> SyncReconciler<L> {
             .items
             .state()
             .into_iter()
-            .filter(|i| i.namespace() == namespace && i.labels().get(LABEL_LIBRARY) == Some(&name))
-            .collect();
+            .filter(|i| i.namespace() == namespace && i.library_label() == Some(name.as_str()))
+            .map(|i| i.unpack().map(Arc::new))
+            .collect::<Result<_, _>>()
+            .map_err(SyncError::StoreDecode)?;
         let owner = lib.controller_owner_ref(&());
         let owner_uid = owner.as_ref().map(|o| o.uid.clone());
         let plan = plan::plan(

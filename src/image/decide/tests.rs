@@ -198,6 +198,17 @@ fn the_cache_is_used_before_the_source() {
 }
 
 #[test]
+fn a_status_that_holds_the_version_wins_over_the_cache() {
+    // So the controller can drop the cached descriptor once its image status is stored.
+    let status = item_status(ContentLibraryItemType::Ovf);
+    let o = observed(Some(&status), None);
+    let first = decide(&o, pending(prepare(&o, true)), Obtained::Parsed(photon()));
+    let image = written(&first, None);
+    let p = pending(prepare(&observed(Some(&status), Some(&image)), true));
+    assert_eq!(p.need, Need::Unchanged);
+}
+
+#[test]
 fn an_unchanged_image_is_not_refetched_nor_rewritten() {
     let status = item_status(ContentLibraryItemType::Ovf);
     let o = observed(Some(&status), None);

@@ -19,6 +19,9 @@ use tokio::sync::watch;
 
 use crate::kinds::Kind;
 
+mod packed;
+pub use packed::{Holds, Packed};
+
 /// Resolves once a store holds its initial list.
 #[derive(Clone)]
 pub struct Synced(watch::Receiver<bool>);
@@ -75,20 +78,21 @@ impl kube::runtime::utils::Backoff for WatchBackoff {
 /// why: the controller warns in an event and the log, and the object stays out of the store.
 pub type OnInvalid = Arc<dyn Fn(ObjectReference, String) + Send + Sync>;
 
-/// A store of `K` (in `namespace`, or all, filtered by `config`), its readiness, and the event
-/// stream that fills both (to be driven by a controller or spawned). The watch reads objects
-/// through [`DeserializeGuard`], so one object the operator cannot decode (written by another
+/// A store of `K` (in `namespace`, or all, filtered by `config`) holding each object as `S`
+/// (the object itself, or [`Packed`]), its readiness, and the event stream that fills both (to
+/// be driven by a controller or spawned). The watch reads objects through
+/// [`DeserializeGuard`], so one object the operator cannot decode (written by another
 /// component in another shape) never stalls the others: it goes to `on_invalid` instead, and
 /// leaves the store if an earlier version of it was there.
-pub fn reflect<K: Kind>(
+pub fn reflect<K: Kind, S: Holds<K>>(
     client: kube::Client,
     namespace: Option<&str>,
     config: watcher::Config,
     on_invalid: OnInvalid,
 ) -> (
-    Store<K>,
+    Store<S>,
     Synced,
-    impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    impl Stream<Item = Result<watcher::Event<S>, watcher::Error>> + Send + 'static,
 ) {
     let (reader, writer) = reflector::store();
     let (tx, rx) = watch::channel(false);
@@ -96,15 +100,12 @@ pub fn reflect<K: Kind>(
     // long-lived watch does not collect every version it ever saw.
     let mut told = HashMap::new();
     let lookup = reader.clone();
-    // managedFields are nearly half of each object and nothing here reads them: keep them out
-    // of the stores.
     let watch = watcher(K::guarded_api(client, namespace), config)
         .backoff(WatchBackoff::default())
         .filter_map(move |event| {
             let event = event.map(|e| decoded(e, &lookup, &mut told, &on_invalid));
             futures::future::ready(event.transpose())
-        })
-        .modify(|obj| obj.managed_fields_mut().clear());
+        });
     let events = reflector::reflector(writer, watch).inspect(move |event| {
         if let Ok(watcher::Event::InitDone) = event {
             tx.send_replace(true);
@@ -113,17 +114,19 @@ pub fn reflect<K: Kind>(
     (reader, Synced(rx), events)
 }
 
-/// The event of a decoded object; for one that cannot be decoded, `on_invalid` is told (once
-/// per uid and resourceVersion) and the event becomes the Delete of what the store holds of it.
-fn decoded<K: Kind>(
+/// The event of a decoded object, held as `S` (managedFields are nearly half of each object
+/// and nothing here reads them: they are dropped); for one that cannot be decoded,
+/// `on_invalid` is told (once per uid and resourceVersion) and the event becomes the Delete of
+/// what the store holds of it.
+fn decoded<K: Kind, S: Holds<K>>(
     event: watcher::Event<DeserializeGuard<K>>,
-    store: &Store<K>,
+    store: &Store<S>,
     told: &mut HashMap<String, String>,
     on_invalid: &OnInvalid,
-) -> Option<watcher::Event<K>> {
+) -> Option<watcher::Event<S>> {
     use watcher::Event;
-    type Rebuild<K> = fn(K) -> watcher::Event<K>;
-    let (guard, apply): (DeserializeGuard<K>, Rebuild<K>) = match event {
+    type Rebuild<S> = fn(S) -> watcher::Event<S>;
+    let (guard, apply): (DeserializeGuard<K>, Rebuild<S>) = match event {
         Event::Init => return Some(Event::Init),
         Event::InitDone => return Some(Event::InitDone),
         Event::InitApply(g) => (g, Event::InitApply),
@@ -131,7 +134,10 @@ fn decoded<K: Kind>(
         Event::Delete(g) => (g, Event::Delete),
     };
     let invalid = match guard.0 {
-        Ok(obj) => return Some(apply(obj)),
+        Ok(mut obj) => {
+            obj.managed_fields_mut().clear();
+            return Some(apply(S::hold(obj)));
+        }
         Err(invalid) => invalid,
     };
     let meta = &invalid.metadata;
@@ -150,8 +156,8 @@ fn decoded<K: Kind>(
         };
         on_invalid(reference, invalid.error.to_string());
     }
-    let held = store.get(&store_key::<K>(&name, meta.namespace.as_deref()))?;
-    Some(Event::Delete(K::clone(&held)))
+    let held = store.get(&store_key::<S>(&name, meta.namespace.as_deref()))?;
+    Some(Event::Delete(S::clone(&held)))
 }
 
 /// An [`OnInvalid`] that logs a warning and publishes a Warning event `ObjectInvalid` on the
@@ -187,7 +193,7 @@ pub fn report_invalid(recorder: kube::runtime::events::Recorder) -> OnInvalid {
 /// missing from the store and be dropped, never to be retried. Only the references of listed
 /// objects are buffered (the objects are read back from `store` one at a time): buffering the
 /// objects themselves doubled the memory of a restart with thousands of them.
-pub fn trigger_objects<K: Kind>(
+pub fn trigger_objects<K: Stored>(
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     store: Store<K>,
     deletes: bool,
@@ -224,14 +230,18 @@ pub fn trigger_objects<K: Kind>(
 }
 
 /// The store key of an object by name, in `namespace` for namespaced kinds.
-pub fn store_key<K: Kind>(name: &str, namespace: Option<&str>) -> ObjectRef<K> {
+pub fn store_key<K: Stored>(name: &str, namespace: Option<&str>) -> ObjectRef<K> {
     match namespace {
         Some(ns) => ObjectRef::new(name).within(ns),
         None => ObjectRef::new(name),
     }
 }
 
-enum Trigger<K: Kind> {
+/// What a store holds: an object, or one [`Packed`].
+pub trait Stored: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static {}
+impl<S: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static> Stored for S {}
+
+enum Trigger<K: Stored> {
     Object(K),
     Listed(ObjectRef<K>),
     Error(watcher::Error),
