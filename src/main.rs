@@ -5,6 +5,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use vmi_operator::cli::{Cli, Command, LogFormat, OutputFormat, inspect_document, read_descriptor};
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

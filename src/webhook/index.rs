@@ -9,7 +9,7 @@
 //! A re-list (`Init` .. `InitDone`) is buffered and swapped in at once, which also drops images
 //! deleted while the watch was down.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -168,8 +168,9 @@ impl ImageInfo {
 #[derive(Clone, Debug, Default)]
 struct Scope {
     by_name: HashMap<String, Arc<ImageInfo>>,
-    /// Display name -> names; a set so candidates are listed in a stable order.
-    by_display: HashMap<String, BTreeSet<String>>,
+    /// Display name -> names, sorted so candidates are listed in a stable order. A Vec: nearly
+    /// every display name has one image, and the smallest node of a BTreeSet is ten entries.
+    by_display: HashMap<String, Vec<String>>,
 }
 
 impl Scope {
@@ -183,10 +184,10 @@ impl Scope {
             self.unlink_display(old_display, &info.name);
         }
         if let Some(display) = &info.display_name {
-            self.by_display
-                .entry(display.clone())
-                .or_default()
-                .insert(info.name.clone());
+            let names = self.by_display.entry(display.clone()).or_default();
+            if let Err(at) = names.binary_search(&info.name) {
+                names.insert(at, info.name.clone());
+            }
         }
     }
 
@@ -200,7 +201,9 @@ impl Scope {
 
     fn unlink_display(&mut self, display: &str, name: &str) {
         if let Some(names) = self.by_display.get_mut(display) {
-            names.remove(name);
+            if let Ok(at) = names.binary_search_by(|n| n.as_str().cmp(name)) {
+                names.remove(at);
+            }
             if names.is_empty() {
                 self.by_display.remove(display);
             }
