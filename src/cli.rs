@@ -183,9 +183,10 @@ Fixed limits (not flags):
   redirects: at most 5, on the library's own origin, each checked by the source policy
 
 Source policy: namespaced libraries are held to --source-namespaced-schemes,
---source-allowed-prefixes and the address rules (loopback, link-local and the pod's own
-addresses are refused unless allowed). Cluster-scoped libraries are held to
---source-cluster-schemes. Libraries read from the vCenter are not subject to the policy.";
+--source-allowed-prefixes (file:// paths after resolving symlinks) and the address rules
+(loopback, link-local and the pod's own addresses are refused unless allowed).
+Cluster-scoped libraries are held to --source-cluster-schemes. Libraries read from the vCenter
+are not subject to the policy.";
 
 /// A scheme list flag (`file,http,https`).
 #[derive(Clone, Debug)]
