@@ -175,7 +175,8 @@ pub struct RunArgs {
 /// constants).
 pub const RUN_LIMITS: &str = "\
 Fixed limits (not flags):
-  vCenter: connect 10s, a read stalled 30s, one API call 60s, preparing a download 120s
+  vCenter: connect 10s, a read stalled 30s, one API call 60s, preparing a download 120s;
+  a failed login is answered to every caller for 10s before the next attempt
   one published-library document or file download (lib.json, items.json, item.json, .ovf, .mf): 180s
   streaming an .ova to its descriptor: 1h (and --fetch-timeout)
   sizes: a listing document (items.json, a vCenter listing) 64 MiB, an OVF descriptor 32 MiB,
@@ -464,6 +465,13 @@ mod tests {
                 format!("a read stalled {}", secs(http::READ_TIMEOUT)),
             ),
             ("api", format!("one API call {}", secs(http::API_TIMEOUT))),
+            (
+                "login",
+                format!(
+                    "for {} before the next attempt",
+                    secs(crate::source::vsphere::LOGIN_RETRY_AFTER)
+                ),
+            ),
             (
                 "prepare",
                 format!(
