@@ -175,7 +175,8 @@ pub struct RunArgs {
 /// constants).
 pub const RUN_LIMITS: &str = "\
 Fixed limits (not flags):
-  vCenter: connect 10s, a read stalled 30s, one API call 60s, preparing a download 120s
+  vCenter: connect 10s, a read stalled 30s, one API call 60s, preparing a download 120s;
+  a failed login is answered to every caller for 10s before the next attempt
   one published-library document or file download (lib.json, items.json, item.json, .ovf, .mf): 180s
   streaming an .ova to its descriptor: 1h (and --fetch-timeout)
   sizes: a listing document (items.json, a vCenter listing) 64 MiB, an OVF descriptor 32 MiB,
@@ -183,9 +184,10 @@ Fixed limits (not flags):
   redirects: at most 5, on the library's own origin, each checked by the source policy
 
 Source policy: namespaced libraries are held to --source-namespaced-schemes,
---source-allowed-prefixes and the address rules (loopback, link-local and the pod's own
-addresses are refused unless allowed). Cluster-scoped libraries are held to
---source-cluster-schemes. Libraries read from the vCenter are not subject to the policy.";
+--source-allowed-prefixes (file:// paths after resolving symlinks) and the address rules
+(loopback, link-local and the pod's own addresses are refused unless allowed).
+Cluster-scoped libraries are held to --source-cluster-schemes. Libraries read from the vCenter
+are not subject to the policy.";
 
 /// A scheme list flag (`file,http,https`).
 #[derive(Clone, Debug)]
@@ -463,6 +465,13 @@ mod tests {
                 format!("a read stalled {}", secs(http::READ_TIMEOUT)),
             ),
             ("api", format!("one API call {}", secs(http::API_TIMEOUT))),
+            (
+                "login",
+                format!(
+                    "for {} before the next attempt",
+                    secs(crate::source::vsphere::LOGIN_RETRY_AFTER)
+                ),
+            ),
             (
                 "prepare",
                 format!(

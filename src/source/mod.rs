@@ -86,7 +86,8 @@ impl ItemInfo {
 }
 
 /// Why a source call failed. Each variant has a stable reason for conditions, events and metrics.
-#[derive(Debug, thiserror::Error)]
+/// Clone: a failed vCenter login is answered to every caller waiting for it.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("cannot reach library source {url}: {message}")]
     Unreachable { url: String, message: String },

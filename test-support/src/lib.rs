@@ -5,7 +5,8 @@
 //!   [`kubectl`], [`yaml`] (server-side apply of YAML streams), [`namespaces`] (a namespace per
 //!   test, service-account identities with exactly their RBAC), [`wait`] (polling with a deadline).
 //! - [`operator`]: the operator binary as a child process under its installed RBAC.
-//! - [`vcsim`]: govmomi's vSphere simulator on loopback.
+//! - [`vcsim`]: govmomi's vSphere simulator on loopback; [`vcenter_proxy`]: a proxy in front of it
+//!   that ends the operator's session on cue and can refuse logins.
 //! - [`library`]: published libraries (fixtures, `vmi-operator publish`, libraries written as
 //!   JSON in milliseconds); [`serve`]: serving them over HTTP on loopback.
 //! - [`archive`]: tar/OVA builders that write member names raw, as an attacker would.
@@ -47,6 +48,7 @@ pub mod namespaces;
 pub mod operator;
 pub mod schema_gen;
 pub mod serve;
+pub mod vcenter_proxy;
 pub mod vcsim;
 pub mod wait;
 pub mod webhook;

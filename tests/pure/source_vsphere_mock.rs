@@ -32,6 +32,16 @@ struct Mock {
     sessions: Vec<String>,
     /// The next API call answers 401 and forgets the session (vCenter's idle expiry).
     expire_next: bool,
+    /// The first call whose path starts with this ends its session and answers 401.
+    expire_on: Option<String>,
+    /// Logins answer 401 whatever the credentials (an SSO that refuses them for a while).
+    refuse_logins: bool,
+    /// Every login request, refused ones included.
+    login_attempts: usize,
+    /// 401s answered to API calls.
+    unauthorized: usize,
+    /// Each API call waits this long before it is answered, so calls overlap.
+    delay: std::time::Duration,
     /// item id -> (name, files)
     items: HashMap<String, (String, Files)>,
     failing_item: Option<String>,
@@ -70,10 +80,15 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
         .await
         .unwrap();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let delay = state.lock().unwrap().delay;
+    tokio::time::sleep(delay).await;
     let mut m = state.lock().unwrap();
 
     if method == Method::POST && path == "/rest/com/vmware/cis/session" {
-        if headers.get("authorization").and_then(|h| h.to_str().ok()) != Some(AUTH) {
+        m.login_attempts += 1;
+        if m.refuse_logins
+            || headers.get("authorization").and_then(|h| h.to_str().ok()) != Some(AUTH)
+        {
             return StatusCode::UNAUTHORIZED.into_response();
         }
         m.logins += 1;
@@ -87,11 +102,17 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
         .unwrap_or("")
         .to_string();
     if !m.sessions.contains(&session) {
+        m.unauthorized += 1;
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    if m.expire_next {
+    let expire_here = m.expire_on.as_ref().is_some_and(|p| path.starts_with(p));
+    if m.expire_next || expire_here {
         m.expire_next = false;
+        if expire_here {
+            m.expire_on = None;
+        }
         m.sessions.retain(|s| *s != session);
+        m.unauthorized += 1;
         return StatusCode::UNAUTHORIZED.into_response();
     }
 
@@ -236,6 +257,102 @@ async fn logs_in_again_when_the_session_expires() {
     state.lock().unwrap().expire_next = true;
     assert_eq!(lib.library().await.unwrap().name, "mocked");
     assert_eq!(state.lock().unwrap().logins, 2);
+}
+
+/// Items `i00`.. named `item00`.., each with a small descriptor.
+fn many_items(n: usize) -> Mock {
+    let items: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("i{i:02}"), format!("item{i:02}")))
+        .collect();
+    let spec: Vec<ItemSpec<'_>> = items
+        .iter()
+        .map(|(id, name)| {
+            (
+                id.as_str(),
+                name.as_str(),
+                vec![("a.ovf", b"<Envelope/>".to_vec())],
+            )
+        })
+        .collect();
+    mock_with(&spec)
+}
+
+/// A session that ends in the middle of a listing meets several item loads in flight: each sees
+/// 401, one logs in again, all retry with the new session, and the listing is complete.
+#[tokio::test]
+async fn concurrent_callers_share_one_login_after_expiry() {
+    let mut mock = many_items(24);
+    mock.delay = std::time::Duration::from_millis(30);
+    mock.expire_on = Some("/rest/com/vmware/content/library/item/id:i05".into());
+    let (state, client) = serve(mock).await;
+    let items = client.library(LIB).list_items().await.unwrap();
+    assert_eq!(items.len(), 24);
+    let m = state.lock().unwrap();
+    assert!(
+        m.unauthorized > 1,
+        "several calls in flight saw the expiry: {}",
+        m.unauthorized
+    );
+    assert_eq!(m.logins, 2, "one login, one re-login");
+}
+
+/// A session that ends between preparing a file and downloading it: the download is retried
+/// under a new session on the same download session.
+#[tokio::test]
+async fn a_session_that_expires_before_the_download() {
+    let body = b"<Envelope>one</Envelope>".to_vec();
+    let mut mock = mock_with(&[("i1", "one", vec![("one.ovf", body.clone())])]);
+    mock.expire_on = Some("/cls/data/".into());
+    let (state, client) = serve(mock).await;
+    let lib = client.library(LIB);
+    let item = lib.item("i1").await.unwrap();
+    assert_eq!(lib.fetch_ovf(&item).await.unwrap(), body);
+    let m = state.lock().unwrap();
+    assert_eq!((m.logins, m.unauthorized), (2, 1));
+    assert!(
+        m.open_downloads.is_empty(),
+        "the download session is deleted"
+    );
+}
+
+/// When logging in again fails, every caller waiting for it gets that failure: the credentials
+/// are sent once, not once per caller, until `LOGIN_RETRY_AFTER` has passed.
+#[tokio::test]
+async fn a_failed_login_is_shared_not_repeated() {
+    let mut mock = many_items(8);
+    mock.delay = std::time::Duration::from_millis(20);
+    let (state, client) = serve(mock).await;
+    let lib = client.library(LIB);
+    assert_eq!(lib.list_items().await.unwrap().len(), 8);
+    {
+        let mut m = state.lock().unwrap();
+        m.sessions.clear();
+        m.refuse_logins = true;
+    }
+    // Eight independent callers (images being fetched), none cancelled by another's failure.
+    let results = futures::future::join_all((0..8).map(|i| {
+        let lib = lib.clone();
+        async move { lib.item(&format!("i{i:02}")).await }
+    }))
+    .await;
+    for r in &results {
+        let err = r.as_ref().unwrap_err();
+        assert_eq!(err.reason(), "SourceAuthFailed", "{err}");
+        assert!(
+            err.to_string()
+                .contains("rejected the configured credentials"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        state.lock().unwrap().login_attempts,
+        2,
+        "one login, one refused re-login"
+    );
+    // Logins work again, but the failure stands for LOGIN_RETRY_AFTER: no new attempt yet.
+    state.lock().unwrap().refuse_logins = false;
+    assert!(lib.item("i00").await.is_err());
+    assert_eq!(state.lock().unwrap().login_attempts, 2);
 }
 
 #[tokio::test]

@@ -3,10 +3,13 @@
 //!
 //! - A `file://` library reads nothing outside its directory: hrefs with `..` segments or
 //!   absolute ones are refused, and every path is checked again after resolving symlinks.
+//!   Under a source policy, the resolved path is held to the policy too (an allowed prefix is a
+//!   path, and a symlink inside it may point anywhere), and so is the file actually opened.
 //! - An http(s) library follows hrefs relative to its URL and absolute ones on its own origin
 //!   (scheme, host, port), and redirects only within that origin. Credentials in the URL's user
 //!   info are sent as basic auth and never shown.
 
+use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use url::Url;
 use std::time::Duration;
 
 use crate::source::http::{self, DOWNLOAD_TIMEOUT, OVA_TIMEOUT, TlsOptions};
-use crate::source::policy::{PolicyResolver, Scope, SourcePolicy};
+use crate::source::policy::{PolicyError, PolicyResolver, Scope, SourcePolicy};
 use crate::source::{SourceError, ova_stream};
 
 use super::format::LIB_FILE;
@@ -44,6 +47,27 @@ pub(crate) struct Guard {
 impl Guard {
     fn check(&self, url: &Url) -> Result<(), SourceError> {
         Ok(self.policy.check_url(self.scope, url)?)
+    }
+
+    /// Checks the path a `file://` URL resolves to (symlinks and `..` resolved): a prefix
+    /// matched on the URL alone lets a symlink inside an allowed folder reach any file.
+    fn check_resolved(&self, url: &Url, real: &Path) -> Result<(), SourceError> {
+        let Ok(real_url) = Url::from_file_path(real) else {
+            return Err(SourceError::InvalidResponse(format!(
+                "{url} resolves to {}, which is not an absolute path",
+                real.display()
+            )));
+        };
+        match self.policy.check_url(self.scope, &real_url) {
+            Ok(()) => Ok(()),
+            // Name both: the URL the library asked for and where it really leads.
+            Err(PolicyError::HostNotAllowed { .. }) if real_url != *url => {
+                Err(SourceError::Policy(PolicyError::HostNotAllowed {
+                    url: format!("{url} (resolves to {real_url})"),
+                }))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -173,11 +197,11 @@ impl Location {
         match &self.transport {
             Transport::File { root } => {
                 let read = async {
-                    let Some(path) = confined(root, url).await? else {
+                    let Some(file) = self.open_file(root, url).await? else {
                         return Ok(None);
                     };
                     let (what, shown) = (what.to_string(), url.to_string());
-                    tokio::task::spawn_blocking(move || read_file(&path, limit, &what, &shown))
+                    tokio::task::spawn_blocking(move || read_file(file, limit, &what, &shown))
                         .await
                         .map_err(|e| io_error(url.as_str(), std::io::Error::other(e)))?
                         .map(Some)
@@ -204,10 +228,9 @@ impl Location {
         match &self.transport {
             Transport::File { root } => {
                 let read = async {
-                    let Some(path) = confined(root, url).await? else {
+                    let Some(file) = self.open_file(root, url).await? else {
                         return Ok(None);
                     };
-                    let file = std::fs::File::open(&path).map_err(|e| io_error(url.as_str(), e))?;
                     ova_stream::descriptor_from_file(item, file).await.map(Some)
                 };
                 with_timeout(url, OVA_TIMEOUT, read).await
@@ -221,6 +244,47 @@ impl Location {
                     .map(Some)
             }
         }
+    }
+
+    /// Opens a file of a `file://` library, `Ok(None)` when it does not exist: only a regular
+    /// file inside the library's directory once symlinks are resolved, and under a policy only
+    /// one whose resolved path the policy allows. The file actually opened is checked again
+    /// (where the system says which it is), so a symlink swapped in after the check gains
+    /// nothing.
+    async fn open_file(&self, root: &Path, url: &Url) -> Result<Option<File>, SourceError> {
+        let Some(real) = resolved(url).await? else {
+            return Ok(None);
+        };
+        // The policy first: its refusal names the rule and the flag.
+        if let Some(guard) = &self.guard {
+            guard.check_resolved(url, &real)?;
+        }
+        confine(root, &real, url).await?;
+        // Only regular files: opening a named pipe (or a device) would block the reader for good.
+        let meta = tokio::fs::metadata(&real)
+            .await
+            .map_err(|e| io_error(url.as_str(), e))?;
+        if !meta.is_file() {
+            return Err(SourceError::InvalidResponse(format!(
+                "{url} is not a regular file"
+            )));
+        }
+        let shown = url.to_string();
+        let opened = real.clone();
+        let (file, actual) = tokio::task::spawn_blocking(move || {
+            let file = File::open(&opened).map_err(|e| io_error(&shown, e))?;
+            let actual = opened_path(&file);
+            Ok::<_, SourceError>((file, actual))
+        })
+        .await
+        .map_err(|e| io_error(url.as_str(), std::io::Error::other(e)))??;
+        if let Some(actual) = actual.filter(|a| *a != real) {
+            if let Some(guard) = &self.guard {
+                guard.check_resolved(url, &actual)?;
+            }
+            confine(root, &actual, url).await?;
+        }
+        Ok(Some(file))
     }
 
     /// Every URL read is checked, not only the library's: an href may name another path of the
@@ -305,41 +369,43 @@ fn same_origin_redirects(attempt: Attempt<'_>) -> reqwest::redirect::Action {
     }
 }
 
-/// The path `url` names once symlinks are resolved, if it exists and stays inside `root`.
-async fn confined(root: &Path, url: &Url) -> Result<Option<PathBuf>, SourceError> {
+/// The path `url` names once `..` and symlinks are resolved, if it exists.
+async fn resolved(url: &Url) -> Result<Option<PathBuf>, SourceError> {
     let path = url
         .to_file_path()
         .map_err(|()| SourceError::InvalidResponse(format!("{url} is not a local path")))?;
-    let root_real = match tokio::fs::canonicalize(root).await {
-        Ok(p) => p,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error(&root.display().to_string(), e)),
-    };
-    let real = match tokio::fs::canonicalize(&path).await {
-        Ok(p) => p,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error(url.as_str(), e)),
-    };
-    if !real.starts_with(&root_real) {
-        return Err(SourceError::InvalidResponse(format!(
-            "refusing {url}: it resolves outside the library directory {}",
-            root.display()
-        )));
+    match tokio::fs::canonicalize(&path).await {
+        Ok(p) => Ok(Some(p)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(url.as_str(), e)),
     }
-    // Only regular files: opening a named pipe (or a device) would block the reader for good.
-    let meta = tokio::fs::metadata(&real)
-        .await
-        .map_err(|e| io_error(url.as_str(), e))?;
-    if !meta.is_file() {
-        return Err(SourceError::InvalidResponse(format!(
-            "{url} is not a regular file"
-        )));
-    }
-    Ok(Some(real))
 }
 
-fn read_file(path: &Path, limit: u64, what: &str, shown: &str) -> Result<Vec<u8>, SourceError> {
-    let file = std::fs::File::open(path).map_err(|e| io_error(shown, e))?;
+/// Refuses a resolved path outside the library's directory (itself resolved).
+async fn confine(root: &Path, real: &Path, url: &Url) -> Result<(), SourceError> {
+    let root_real = tokio::fs::canonicalize(root)
+        .await
+        .map_err(|e| io_error(&root.display().to_string(), e))?;
+    if !real.starts_with(&root_real) {
+        return Err(outside(url, root));
+    }
+    Ok(())
+}
+
+fn outside(url: &Url, root: &Path) -> SourceError {
+    SourceError::InvalidResponse(format!(
+        "refusing {url}: it resolves outside the library directory {}",
+        root.display()
+    ))
+}
+
+/// The path of the file `file` is open on, where the system tells (Linux: `/proc/self/fd`).
+fn opened_path(file: &File) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
+}
+
+fn read_file(file: File, limit: u64, what: &str, shown: &str) -> Result<Vec<u8>, SourceError> {
     let meta = file.metadata().map_err(|e| io_error(shown, e))?;
     if !meta.is_file() {
         return Err(SourceError::InvalidResponse(format!(
@@ -476,6 +542,109 @@ mod tests {
         );
         let missing = loc.resolve("missing.ovf").unwrap();
         assert_eq!(loc.read(&missing, 100, "descriptor").await.unwrap(), None);
+    }
+
+    /// `base/team-a/` is the allowed prefix; `base/team-b/` another tenant's folder.
+    fn tenant_dirs() -> (tempfile::TempDir, PathBuf, Guard) {
+        let base = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(base.path()).unwrap();
+        for (dir, body) in [("team-a/lib", "mine"), ("team-b", "theirs")] {
+            std::fs::create_dir_all(real.join(dir)).unwrap();
+            std::fs::write(real.join(dir).join("lib.json"), body).unwrap();
+            std::fs::write(real.join(dir).join("a.ovf"), body).unwrap();
+        }
+        let prefix = Url::from_directory_path(real.join("team-a")).unwrap();
+        let policy = SourcePolicy {
+            namespaced_schemes: vec!["file".into()],
+            namespaced_allowed: vec![
+                crate::source::policy::AllowEntry::parse(prefix.as_str()).unwrap(),
+            ],
+            ..SourcePolicy::default()
+        };
+        let guard = Guard {
+            policy: Arc::new(policy),
+            scope: Scope::Namespaced,
+        };
+        (base, real, guard)
+    }
+
+    fn guarded(url: Url, guard: &Guard) -> Result<Location, SourceError> {
+        Location::new(url, &TlsOptions::default(), Some(guard.clone()))
+    }
+
+    fn assert_refused(err: SourceError, real: &str) {
+        assert_eq!(err.reason(), "SourceHostNotAllowed", "{err}");
+        let shown = err.to_string();
+        assert!(shown.contains("--source-allowed-prefixes"), "{shown}");
+        assert!(shown.contains(real), "{shown} names where it leads");
+    }
+
+    #[tokio::test]
+    async fn file_prefixes_hold_after_symlinks_are_resolved() {
+        let (_base, real, guard) = tenant_dirs();
+        let a = real.join("team-a");
+        // A library folder that is a symlink to another tenant's folder, and to /etc.
+        std::os::unix::fs::symlink(real.join("team-b"), a.join("b-lib")).unwrap();
+        std::os::unix::fs::symlink("/etc", a.join("etc")).unwrap();
+        // A file of a library inside the prefix that is a symlink to another tenant's.
+        std::os::unix::fs::symlink(real.join("team-b/a.ovf"), a.join("lib/b.ovf")).unwrap();
+
+        // The library's own URL looks allowed; where it leads is not.
+        let loc = guarded(Url::from_directory_path(a.join("b-lib")).unwrap(), &guard).unwrap();
+        let err = loc.read(loc.lib_url(), 100, "lib.json").await.unwrap_err();
+        assert_refused(err, "team-b/lib.json");
+        let loc = guarded(Url::from_file_path(a.join("etc/hostname")).unwrap(), &guard).unwrap();
+        if Path::new("/etc/hostname").is_file() {
+            let err = loc
+                .read(loc.lib_url(), 1 << 20, "lib.json")
+                .await
+                .unwrap_err();
+            assert_refused(err, "file:///etc/hostname");
+        }
+
+        // Inside the prefix: read. A file symlinked to another tenant's: refused by the policy
+        // (before the rule that files stay in the library's folder, which refuses it too).
+        let loc = guarded(Url::from_directory_path(a.join("lib")).unwrap(), &guard).unwrap();
+        assert_eq!(
+            loc.read(loc.lib_url(), 100, "lib.json")
+                .await
+                .unwrap()
+                .unwrap(),
+            b"mine"
+        );
+        let ok = loc.resolve("a.ovf").unwrap();
+        assert_eq!(
+            loc.read(&ok, 100, "descriptor").await.unwrap().unwrap(),
+            b"mine"
+        );
+        let out = loc.resolve("b.ovf").unwrap();
+        let err = loc.read(&out, 100, "descriptor").await.unwrap_err();
+        assert_refused(err, "team-b/a.ovf");
+        let err = loc.ova_descriptor("i", &out).await.unwrap_err();
+        assert_refused(err, "team-b/a.ovf");
+        // `..` in a file URL is resolved before any check.
+        let dotted = Url::parse(&format!("file://{}/lib/../../team-b/a.ovf", a.display())).unwrap();
+        let err = loc.read(&dotted, 100, "descriptor").await.unwrap_err();
+        assert_eq!(err.reason(), "SourceHostNotAllowed", "{err}");
+
+        // Resolved inside the prefix is fine: a symlink from one folder of it to another.
+        std::os::unix::fs::symlink(a.join("lib"), a.join("alias")).unwrap();
+        let loc = guarded(Url::from_directory_path(a.join("alias")).unwrap(), &guard).unwrap();
+        assert_eq!(
+            loc.read(loc.lib_url(), 100, "lib.json")
+                .await
+                .unwrap()
+                .unwrap(),
+            b"mine"
+        );
+        // Nothing opened under a refused URL either.
+        let err = guarded(
+            Url::from_file_path(real.join("team-b/lib.json")).unwrap(),
+            &guard,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.reason(), "SourceHostNotAllowed");
     }
 
     #[tokio::test]

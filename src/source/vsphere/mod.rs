@@ -3,7 +3,10 @@
 //! One [`VsphereClient`] per vCenter holds one API session for all its libraries: it logs in
 //! lazily (`POST /rest/com/vmware/cis/session` with basic auth), sends the session id in the
 //! `vmware-api-session-id` header, and logs in again once when an answer is 401 (sessions
-//! expire after idling). The password is only ever sent in that login's Authorization header.
+//! expire after idling, or are ended by an admin or a vCenter restart). Callers share one login:
+//! those that saw the same session expire wait for one new login, and a failed login is
+//! answered to every caller for [`LOGIN_RETRY_AFTER`] instead of being tried by each. The
+//! password is only ever sent in that login's Authorization header.
 //!
 //! Checked against vcsim (govmomi v0.46.3, `vapi/simulator`): paths, the `{"value": ...}`
 //! envelope and the download session flow are the same as vCenter's.
@@ -14,6 +17,7 @@ mod library;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -28,6 +32,12 @@ const SESSION_PATH: &str = "/rest/com/vmware/cis/session";
 const SESSION_HEADER: &str = "vmware-api-session-id";
 /// Asks vCenter for the session id in the body only, not also as a cookie we would ignore.
 const HEADER_AUTHN: &str = "vmware-use-header-authn";
+/// After a failed login, callers get its error for this long instead of logging in again. A
+/// session that expires mid-sync meets a burst of callers (a listing's concurrent item loads,
+/// every image being fetched, other libraries): each would send the credentials once more
+/// (vCenter's SSO counts every failure towards locking the account), and each would wait out
+/// its own login timeout in turn behind the session lock.
+pub const LOGIN_RETRY_AFTER: Duration = Duration::from_secs(10);
 
 /// How the operator reaches its vCenter.
 #[derive(Clone)]
@@ -72,8 +82,15 @@ struct Inner {
     base: Url,
     username: String,
     password: String,
-    /// The current session id; the lock also makes concurrent callers share one login.
-    session: tokio::sync::Mutex<Option<Arc<str>>>,
+    /// The current session; the lock also makes concurrent callers share one login.
+    session: tokio::sync::Mutex<SessionState>,
+}
+
+#[derive(Default)]
+struct SessionState {
+    id: Option<Arc<str>>,
+    /// The last login's failure, while no session is open.
+    failed: Option<(Instant, SourceError)>,
 }
 
 impl fmt::Debug for VsphereClient {
@@ -113,7 +130,7 @@ impl VsphereClient {
                 base,
                 username: config.username,
                 password: config.password,
-                session: tokio::sync::Mutex::new(None),
+                session: tokio::sync::Mutex::default(),
             }),
         })
     }
@@ -125,7 +142,7 @@ impl VsphereClient {
 
     /// Ends the API session, if one is open (best effort: vCenter expires it anyway).
     pub async fn logout(&self) {
-        let Some(id) = self.inner.session.lock().await.take() else {
+        let Some(id) = self.inner.session.lock().await.id.take() else {
             return;
         };
         let url = self.url(SESSION_PATH, &[]);
@@ -148,15 +165,31 @@ impl VsphereClient {
         url
     }
 
-    /// The current session id, logging in when there is none.
+    /// The current session id, logging in when there is none (unless a login failed less than
+    /// [`LOGIN_RETRY_AFTER`] ago: then that failure).
     async fn session(&self) -> Result<Arc<str>, SourceError> {
         let mut guard = self.inner.session.lock().await;
-        if let Some(id) = guard.as_ref() {
+        if let Some(id) = guard.id.as_ref() {
             return Ok(id.clone());
         }
-        let id: Arc<str> = self.login().await?.into();
-        *guard = Some(id.clone());
-        Ok(id)
+        if let Some((at, error)) = &guard.failed
+            && at.elapsed() < LOGIN_RETRY_AFTER
+        {
+            return Err(error.clone());
+        }
+        match self.login().await {
+            Ok(id) => {
+                let id: Arc<str> = id.into();
+                guard.id = Some(id.clone());
+                guard.failed = None;
+                Ok(id)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "vCenter login failed");
+                guard.failed = Some((Instant::now(), e.clone()));
+                Err(e)
+            }
+        }
     }
 
     async fn login(&self) -> Result<String, SourceError> {
@@ -196,8 +229,8 @@ impl VsphereClient {
     /// Forgets `stale` unless another caller already replaced it.
     async fn invalidate(&self, stale: &Arc<str>) {
         let mut guard = self.inner.session.lock().await;
-        if guard.as_ref().is_some_and(|id| Arc::ptr_eq(id, stale)) {
-            *guard = None;
+        if guard.id.as_ref().is_some_and(|id| Arc::ptr_eq(id, stale)) {
+            guard.id = None;
         }
     }
 

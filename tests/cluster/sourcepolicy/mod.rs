@@ -12,6 +12,9 @@
 //!   operator binary: refusals end as Ready=False with the rule's reason and a Warning event
 //!   (default policy, nothing read); faults (never answers, slow loris, reset, vanished, slower
 //!   than the sync interval) delete nothing, say why, and recover.
+//! - `session`: the operator's vCenter session (vcsim behind a proxy that ends it on cue) ends
+//!   mid-listing and mid-download: one re-login, nothing deleted, the library stays Ready; and
+//!   while logins are refused: Ready=False with SourceAuthFailed, nothing deleted, recovery.
 //!
 //! Needs root for the namespaces (`ip netns`), like the rest of `make test` on CI. Its
 //! operators take turns with the other operator tests of this binary.
@@ -21,6 +24,7 @@ mod faults;
 mod netns;
 mod policy;
 mod server;
+mod session;
 
 use std::path::Path;
 

@@ -83,6 +83,55 @@ async fn a_namespaced_file_library_is_refused_unread() {
     assert!(err.to_string().contains("not a regular file"), "{err}");
 }
 
+/// An allowed `file://` prefix is held after symlinks are resolved: a library folder inside
+/// team-a's prefix that is a symlink to team-b's library is refused with the prefix rule's
+/// reason, naming where it leads; so is a file of a team-a library that is a symlink into
+/// team-b's, which is never read.
+#[tokio::test]
+async fn file_prefixes_hold_after_symlinks() {
+    let base = tempfile::tempdir().unwrap();
+    let real = std::fs::canonicalize(base.path()).unwrap();
+    let (a, b) = (real.join("team-a"), real.join("team-b"));
+    let (mine, _) = super::one_item_library(&a.join("mine"), "p");
+    let (_, _) = super::one_item_library(&b.join("theirs"), "q");
+    std::os::unix::fs::symlink(b.join("theirs"), a.join("theirs")).unwrap();
+    // A team-a library whose item folder is a symlink to team-b's.
+    let (_, _) = super::one_item_library(&a.join("mixed"), "q");
+    std::fs::remove_dir_all(a.join("mixed/q")).unwrap();
+    std::os::unix::fs::symlink(b.join("theirs/q"), a.join("mixed/q")).unwrap();
+
+    let prefix = url::Url::from_directory_path(&a).unwrap();
+    let registry = registry(SourcePolicy {
+        namespaced_schemes: vec!["file".into()],
+        namespaced_allowed: vec![AllowEntry::parse(prefix.as_str()).unwrap()],
+        ..SourcePolicy::default()
+    });
+    let dir_url = |p: &Path| url::Url::from_directory_path(p).unwrap().to_string();
+    assert_eq!(
+        reason(list(&registry, Scope::Namespaced, &dir_url(&a.join("mine"))).await),
+        "Ok(1 items)"
+    );
+    let _ = mine;
+    let err = list(&registry, Scope::Namespaced, &dir_url(&a.join("theirs")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "SourceHostNotAllowed", "{err}");
+    let shown = err.to_string();
+    assert!(shown.contains("--source-allowed-prefixes"), "{shown}");
+    assert!(shown.contains("team-b/theirs/lib.json"), "{shown}");
+    // Listed (its item documents are team-a's), but the descriptor is not read.
+    let source = registry
+        .source_for(Scope::Namespaced, UUID, Some(&dir_url(&a.join("mixed"))))
+        .unwrap();
+    let items = source.list_items().await.unwrap();
+    let err = source.fetch_ovf(&items[0]).await.unwrap_err();
+    assert_eq!(err.reason(), "SourceHostNotAllowed", "{err}");
+    assert!(
+        err.to_string().contains("team-b/theirs/q/photon.ovf"),
+        "{err}"
+    );
+}
+
 /// Serves `root` from a thread inside namespace `ns` until the returned sender is dropped.
 fn serve_in(
     ns: &str,
