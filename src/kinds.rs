@@ -4,7 +4,6 @@
 use std::fmt::Debug;
 
 use kube::api::{Api, ObjectMeta};
-use kube::core::DeserializeGuard;
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,8 +16,8 @@ pub trait Kind:
 {
     /// The Api for objects of this kind in `namespace` (ignored for cluster-scoped kinds).
     fn api(client: Client, namespace: Option<&str>) -> Api<Self>;
-    /// The same, reading objects through a [`DeserializeGuard`] (for watches).
-    fn guarded_api(client: Client, namespace: Option<&str>) -> Api<DeserializeGuard<Self>>;
+    /// The same, reading objects through a [`Guarded`] (for watches).
+    fn guarded_api(client: Client, namespace: Option<&str>) -> Api<Guarded<Self>>;
 }
 
 /// A content library resource.
@@ -74,7 +73,7 @@ macro_rules! namespaced_api {
                     None => Api::all(client),
                 }
             }
-            fn guarded_api(client: Client, namespace: Option<&str>) -> Api<DeserializeGuard<Self>> {
+            fn guarded_api(client: Client, namespace: Option<&str>) -> Api<Guarded<Self>> {
                 match namespace {
                     Some(ns) => Api::namespaced(client, ns),
                     None => Api::all(client),
@@ -90,10 +89,7 @@ macro_rules! cluster_api {
             fn api(client: Client, _namespace: Option<&str>) -> Api<Self> {
                 Api::all(client)
             }
-            fn guarded_api(
-                client: Client,
-                _namespace: Option<&str>,
-            ) -> Api<DeserializeGuard<Self>> {
+            fn guarded_api(client: Client, _namespace: Option<&str>) -> Api<Guarded<Self>> {
                 Api::all(client)
             }
         }

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
 use kube::api::Api;
-use kube::{Client, ResourceExt};
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
@@ -88,9 +88,9 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
         shutdown.wait(),
     ));
 
-    let crds = wait_for_crds(&client, config.crd_wait).await?;
+    // The CRDs (schemas of every version) are read for this alone, and not kept.
+    let writable = crate::api::Writable::of(&wait_for_crds(&client, config.crd_wait).await?);
     readiness.crds_established.store(true, Ordering::SeqCst);
-    let writable = crate::api::Writable::of(&crds);
     tracing::info!(?writable, "optional fields the installed CRDs declare");
 
     // The webhook serves on every replica, from its own in-memory index.
@@ -244,7 +244,7 @@ async fn wait_for_crds(
     timeout: Duration,
 ) -> Result<Vec<CustomResourceDefinition>, Box<dyn std::error::Error + Send + Sync>> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let names: Vec<String> = crate::api::crds().iter().map(|c| c.name_any()).collect();
+    let names = crate::api::crd_names();
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let mut missing = vec![];

@@ -10,6 +10,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 mod condition;
+mod guard;
 mod image;
 mod item;
 mod lenient;
@@ -21,6 +22,7 @@ mod writable;
 pub use condition::{
     Condition, ConditionStatus, format_time, is_ready, now_rfc3339, set_condition,
 };
+pub use guard::Guarded;
 pub use image::*;
 pub use item::*;
 pub(crate) use lenient::lenient_enum;
@@ -52,6 +54,21 @@ pub const VMOP_VERSIONS: [&str; 6] = [
 ];
 /// Every version of the libraries and items VMware serves, oldest first.
 pub const IMAGE_REGISTRY_VERSIONS: [&str; 2] = ["v1alpha1", "v1alpha2"];
+
+/// The names of the CRDs [`crds`] makes (`plural.group`), without generating their schemas.
+pub fn crd_names() -> [String; 6] {
+    fn name<K: kube::Resource<DynamicType = ()>>() -> String {
+        format!("{}.{}", K::plural(&()), K::group(&()))
+    }
+    [
+        name::<ContentLibrary>(),
+        name::<ClusterContentLibrary>(),
+        name::<ContentLibraryItem>(),
+        name::<ClusterContentLibraryItem>(),
+        name::<VirtualMachineImage>(),
+        name::<ClusterVirtualMachineImage>(),
+    ]
+}
 
 /// Every CRD this project defines, in install order: every version VMware serves, the hub
 /// stored. The VirtualMachine CRD is apart ([`vm_crd`]): clusters with VM Operator have theirs.
@@ -164,5 +181,17 @@ pub(crate) fn require(fields: &'static [&'static str]) -> impl FnMut(&mut schema
             }
             list.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crd_names_are_those_of_the_generated_crds() {
+        let generated: Vec<String> = super::crds()
+            .into_iter()
+            .map(|c| c.metadata.name.unwrap_or_default())
+            .collect();
+        assert_eq!(super::crd_names().to_vec(), generated);
     }
 }

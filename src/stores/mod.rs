@@ -12,11 +12,11 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::ResourceExt;
-use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
+use crate::api::Guarded;
 use crate::kinds::Kind;
 
 mod packed;
@@ -81,7 +81,7 @@ pub type OnInvalid = Arc<dyn Fn(ObjectReference, String) + Send + Sync>;
 /// A store of `K` (in `namespace`, or all, filtered by `config`) holding each object as `S`
 /// (the object itself, or [`Packed`]), its readiness, and the event stream that fills both (to
 /// be driven by a controller or spawned). The watch reads objects through
-/// [`DeserializeGuard`], so one object the operator cannot decode (written by another
+/// [`Guarded`], so one object the operator cannot decode (written by another
 /// component in another shape) never stalls the others: it goes to `on_invalid` instead, and
 /// leaves the store if an earlier version of it was there.
 pub fn reflect<K: Kind, S: Holds<K>>(
@@ -119,14 +119,14 @@ pub fn reflect<K: Kind, S: Holds<K>>(
 /// `on_invalid` is told (once per uid and resourceVersion) and the event becomes the Delete of
 /// what the store holds of it.
 fn decoded<K: Kind, S: Holds<K>>(
-    event: watcher::Event<DeserializeGuard<K>>,
+    event: watcher::Event<Guarded<K>>,
     store: &Store<S>,
     told: &mut HashMap<String, String>,
     on_invalid: &OnInvalid,
 ) -> Option<watcher::Event<S>> {
     use watcher::Event;
     type Rebuild<S> = fn(S) -> watcher::Event<S>;
-    let (guard, apply): (DeserializeGuard<K>, Rebuild<S>) = match event {
+    let (guard, apply): (Guarded<K>, Rebuild<S>) = match event {
         Event::Init => return Some(Event::Init),
         Event::InitDone => return Some(Event::InitDone),
         Event::InitApply(g) => (g, Event::InitApply),

@@ -4,7 +4,7 @@
 //! `ClusterVirtualMachineImage`s. Each scope holds `name -> image` and
 //! `display name -> names`, so a lookup is two hash probes and an update touches one entry of
 //! each map. The indexes are fed by `kube::runtime::watcher` streams of
-//! [`DeserializeGuard`]s: an image whose status cannot be read stays in the index by name (it
+//! [`Guarded`]s: an image whose status cannot be read stays in the index by name (it
 //! exists, but is reported not ready with the parse error) instead of stalling the stream.
 //! A re-list (`Init` .. `InitDone`) is buffered and swapped in at once, which also drops images
 //! deleted while the watch was down.
@@ -17,7 +17,6 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use futures::StreamExt;
 use kube::api::Api;
-use kube::core::DeserializeGuard;
 use kube::core::error_boundary::InvalidObject;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
@@ -25,7 +24,9 @@ use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
-use crate::api::{ClusterVirtualMachineImage, VirtualMachineImage, VirtualMachineImageStatus};
+use crate::api::{
+    ClusterVirtualMachineImage, Guarded, VirtualMachineImage, VirtualMachineImageStatus,
+};
 
 /// The two kinds of image a VM can refer to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -356,8 +357,8 @@ impl ImageIndex {
     /// watchers (forever; it retries with backoff on errors): spawn it or select on it.
     pub fn spawn(client: Client) -> (Self, impl Future<Output = ()> + Send + 'static) {
         let index = Self::empty();
-        let vmis: Api<DeserializeGuard<VirtualMachineImage>> = Api::all(client.clone());
-        let cvmis: Api<DeserializeGuard<ClusterVirtualMachineImage>> = Api::all(client);
+        let vmis: Api<Guarded<VirtualMachineImage>> = Api::all(client.clone());
+        let cvmis: Api<Guarded<ClusterVirtualMachineImage>> = Api::all(client);
         let task = {
             let index = index.clone();
             async move {
@@ -497,7 +498,7 @@ impl IndexView<'_> {
 
 /// Feeds `index` from a watch of `api` until the stream ends (it does not: the watcher retries).
 async fn run_watch<K>(
-    api: Api<DeserializeGuard<K>>,
+    api: Api<Guarded<K>>,
     index: ImageIndex,
     kind: IndexedKind,
     to_info: fn(&K) -> ImageInfo,
@@ -505,7 +506,7 @@ async fn run_watch<K>(
     K: Resource + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
     K::DynamicType: Default,
 {
-    let info = |obj: &DeserializeGuard<K>| match &obj.0 {
+    let info = |obj: &Guarded<K>| match &obj.0 {
         Ok(k) => to_info(k),
         Err(invalid) => {
             tracing::warn!(
@@ -764,15 +765,14 @@ mod tests {
 
     #[test]
     fn malformed_images_are_indexed_not_ready() {
-        let guard: DeserializeGuard<VirtualMachineImage> =
-            serde_json::from_value(serde_json::json!({
-                "apiVersion": "vmoperator.vmware.com/v1alpha5",
-                "kind": "VirtualMachineImage",
-                "metadata": { "name": "vmi-bad", "namespace": "a" },
-                "spec": {},
-                "status": { "name": "Bad", "hardwareVersion": "not a number" }
-            }))
-            .unwrap();
+        let guard: Guarded<VirtualMachineImage> = serde_json::from_value(serde_json::json!({
+            "apiVersion": "vmoperator.vmware.com/v1alpha5",
+            "kind": "VirtualMachineImage",
+            "metadata": { "name": "vmi-bad", "namespace": "a" },
+            "spec": {},
+            "status": { "name": "Bad", "hardwareVersion": "not a number" }
+        }))
+        .unwrap();
         let invalid = guard.0.expect_err("the status does not parse");
         let info = ImageInfo::invalid(IndexedKind::VirtualMachineImage, &invalid);
         assert_eq!(info.name, "vmi-bad");
