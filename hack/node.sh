@@ -90,7 +90,8 @@ write_env() {
   {
     echo "# written by hack/node.sh; use: set -a; . $DIR/env; set +a (clients run through hack/node.sh exec)"
     printf '%s=%q\n' KUBECONFIG "$DIR/kubeconfig" VMI_NODE_DIR "$DIR" VMI_NODE_NETNS "$NETNS" \
-      VMI_NODE_MNT "$MNT" VMI_NODE_IP "$NODE_IP" CLUSTER_CA "$PKI/ca.crt" APISERVER_URL "https://127.0.0.1:6443"
+      VMI_NODE_MNT "$MNT" VMI_NODE_IP "$NODE_IP" VMI_NODE_CGROUP_ROOT "$CGROUP_ROOT" \
+      CLUSTER_CA "$PKI/ca.crt" APISERVER_URL "https://127.0.0.1:6443"
     "$ROOT/hack/tools.sh" env
   } >"$DIR/env"
 }
