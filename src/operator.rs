@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
@@ -166,7 +167,8 @@ async fn lead_when_elected(
             .with_grace((duration / 3).max(1))
             .build()
             .await?;
-    let (mut leading, lease_task) = manager.watch().await;
+    let leases: Api<Lease> = Api::namespaced(ctx.client.clone(), &election.namespace);
+    let (mut leading, lease_task) = watch_lease(manager, leases, election.lease_name.clone());
     loop {
         // Wait to become leader (or to be told to stop).
         tokio::select! {
@@ -195,13 +197,70 @@ async fn lead_when_elected(
             }
         }
     }
-    // Closing the channel makes the lease task release the lease, so another replica takes
-    // over at once instead of after the lease expires.
+    // Closing the channel stops the lease task; the released Lease is taken by the other replica
+    // within a second (its poll) instead of when the Lease would have expired.
     drop(leading);
-    if let Ok(Ok(manager)) = lease_task.await {
-        let _ = manager.release().await;
+    if let Ok(manager) = lease_task.await {
+        match manager.release().await {
+            Ok(()) => tracing::info!(identity, "released the Lease"),
+            Err(e) => tracing::warn!(identity, error = %e, "cannot release the Lease"),
+        }
     }
     Ok(())
+}
+
+/// `LeaseManager::watch` with a follower that also reads the Lease every second. The manager alone
+/// sleeps until the holder's Lease would expire, so a leader that released it on its way out was
+/// replaced only up to a Lease duration later. Ends (giving the manager back, to release) when
+/// every receiver is gone.
+fn watch_lease(
+    manager: kube_lease_manager::LeaseManager,
+    leases: Api<Lease>,
+    name: String,
+) -> (
+    watch::Receiver<bool>,
+    tokio::task::JoinHandle<kube_lease_manager::LeaseManager>,
+) {
+    let (tx, rx) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        loop {
+            let leading = *tx.borrow();
+            tokio::select! {
+                biased;
+                _ = tx.closed() => return manager,
+                changed = manager.changed() => match changed {
+                    Ok(now) => {
+                        tx.send_replace(now);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "leader election");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                },
+                // Dropping `changed()` is safe: the next call starts from a fresh read.
+                _ = released(&leases, &name), if !leading => {}
+            }
+        }
+    });
+    (rx, task)
+}
+
+/// Resolves when the Lease, read every second, goes from held to released. Only the transition:
+/// a free Lease the manager takes by itself, and an interrupted take must not be interrupted again.
+async fn released(leases: &Api<Lease>, name: &str) {
+    let mut held = false;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Ok(Some(lease)) = leases.get_opt(name).await else {
+            continue;
+        };
+        let holder = lease.spec.and_then(|s| s.holder_identity);
+        if holder.is_some_and(|h| !h.is_empty()) {
+            held = true;
+        } else if held {
+            return;
+        }
+    }
 }
 
 /// The four controllers and the cleanup loops, until `shutdown`.
