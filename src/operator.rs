@@ -10,6 +10,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
+use kube_lease_manager::LeaseManager;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
@@ -159,16 +160,22 @@ async fn lead_when_elected(
     shutdown: Shutdown,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let duration = election.lease_duration.as_secs().max(2);
-    let manager =
-        kube_lease_manager::LeaseManagerBuilder::new(ctx.client.clone(), &election.lease_name)
-            .with_namespace(&election.namespace)
-            .with_identity(identity)
-            .with_duration(duration)
-            .with_grace((duration / 3).max(1))
-            .build()
-            .await?;
+    let build = {
+        let (client, election, identity) =
+            (ctx.client.clone(), election.clone(), identity.to_string());
+        move || {
+            kube_lease_manager::LeaseManagerBuilder::new(client.clone(), &election.lease_name)
+                .with_namespace(&election.namespace)
+                .with_identity(&identity)
+                .with_duration(duration)
+                .with_grace((duration / 3).max(1))
+                .build()
+        }
+    };
+    let manager = build().await?;
     let leases: Api<Lease> = Api::namespaced(ctx.client.clone(), &election.namespace);
-    let (mut leading, lease_task) = watch_lease(manager, leases, election.lease_name.clone());
+    let (mut leading, lease_task) =
+        watch_lease(manager, build, leases, election.lease_name.clone());
     loop {
         // Wait to become leader (or to be told to stop).
         tokio::select! {
@@ -197,8 +204,8 @@ async fn lead_when_elected(
             }
         }
     }
-    // Closing the channel stops the lease task; the released Lease is taken by the other replica
-    // within a second (its poll) instead of when the Lease would have expired.
+    // Closing the channel stops the lease task; the Lease released here is taken by another
+    // replica within about a second (its read of the Lease).
     drop(leading);
     if let Ok(manager) = lease_task.await {
         match manager.release().await {
@@ -210,17 +217,20 @@ async fn lead_when_elected(
 }
 
 /// `LeaseManager::watch` with a follower that also reads the Lease every second. The manager alone
-/// sleeps until the holder's Lease would expire, so a leader that released it on its way out was
-/// replaced only up to a Lease duration later. Ends (giving the manager back, to release) when
-/// every receiver is gone.
-fn watch_lease(
-    manager: kube_lease_manager::LeaseManager,
+/// trusts the expiry it last read and sleeps until then, so a Lease its leader released on the way
+/// out stood free for up to a Lease duration. When the Lease goes free, a follower starts over
+/// with a new manager (`build`), whose first read sees it free and takes it. Ends (giving the
+/// manager back, to release) when every receiver is gone.
+fn watch_lease<F, Fut>(
+    mut manager: LeaseManager,
+    build: F,
     leases: Api<Lease>,
     name: String,
-) -> (
-    watch::Receiver<bool>,
-    tokio::task::JoinHandle<kube_lease_manager::LeaseManager>,
-) {
+) -> (watch::Receiver<bool>, tokio::task::JoinHandle<LeaseManager>)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = kube_lease_manager::Result<LeaseManager>> + Send,
+{
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(async move {
         loop {
@@ -237,8 +247,11 @@ fn watch_lease(
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 },
-                // Dropping `changed()` is safe: the next call starts from a fresh read.
-                _ = released(&leases, &name), if !leading => {}
+                // Dropping `changed()` of a follower is safe: it holds nothing.
+                _ = released(&leases, &name), if !leading => match build().await {
+                    Ok(fresh) => manager = fresh,
+                    Err(e) => tracing::warn!(error = %e, "leader election"),
+                },
             }
         }
     });

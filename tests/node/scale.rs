@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -141,47 +142,59 @@ fn memory(node: &Node, pod: &Value) -> R<Memory> {
     })
 }
 
-/// Follows the images of the namespace with one `kubectl get --watch` until `n` are Ready: lists
+/// Follows the images of the namespace with `kubectl get --watch` until `n` are Ready: lists
 /// of 5,000 objects every few seconds would cost the apiserver a good part of the sync they wait
 /// for (on 2 shared cores). Returns how many were Ready when it gave up.
 fn wait_ready(node: &Node, n: usize, timeout: Duration) -> Result<(), usize> {
-    let child = Command::new(Path::new(ROOT).join("hack/node.sh"))
-        .args(["kubectl", "get", "vmi", "-n", SCALE_NS, "--watch", "-o"])
-        .arg(r#"jsonpath={.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}"#)
-        .env("VMI_NODE_DIR", &node.dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn();
-    let Ok(mut child) = child else { return Err(0) };
-    let stdout = child.stdout.take().expect("piped stdout");
-    let _kubectl = Guard(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
     let deadline = Instant::now() + timeout;
     let mut ready = HashSet::new();
-    while ready.len() < n {
-        // A closed watch (kubectl gone) or the deadline: give up.
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .map_err(|_| ready.len())?;
-        let mut words = line.split_whitespace();
-        let (Some(name), status) = (words.next(), words.next()) else {
+    // The apiserver closes a watch that falls behind (10,000 events in a minute or two), and
+    // kubectl then exits: another one starts, and its list brings the whole state again.
+    while Instant::now() < deadline {
+        let child = Command::new(Path::new(ROOT).join("hack/node.sh"))
+            .args(["kubectl", "get", "vmi", "-n", SCALE_NS, "--watch", "-o"])
+            .arg(r#"jsonpath={.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}"#)
+            .env("VMI_NODE_DIR", &node.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn();
+        let Ok(mut child) = child else {
+            std::thread::sleep(Duration::from_secs(1));
             continue;
         };
-        if status == Some("True") {
-            ready.insert(name.to_string());
-        } else {
-            ready.remove(name);
+        let stdout = child.stdout.take().expect("piped stdout");
+        let _kubectl = Guard(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        loop {
+            let line = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => line,
+                Err(RecvTimeoutError::Timeout) => return Err(ready.len()),
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut words = line.split_whitespace();
+            let (Some(name), status) = (words.next(), words.next()) else {
+                continue;
+            };
+            if status == Some("True") {
+                ready.insert(name.to_string());
+            } else {
+                ready.remove(name);
+            }
+            if ready.len() >= n {
+                return Ok(());
+            }
         }
+        eprintln!("  kubectl --watch ended with {} Ready: again", ready.len());
     }
-    Ok(())
+    Err(ready.len())
 }
 
 pub fn five_thousand_images(node: &Node, f: &mut Figures) -> R {
