@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -233,6 +233,9 @@ where
 {
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(async move {
+        // Cleared by a start-over until the Lease is seen held again: a new manager that is slow
+        // to take the free Lease must not be replaced again and again.
+        let armed = AtomicBool::new(true);
         loop {
             let leading = *tx.borrow();
             tokio::select! {
@@ -248,20 +251,22 @@ where
                     }
                 },
                 // Dropping `changed()` of a follower is safe: it holds nothing.
-                _ = released(&leases, &name), if !leading => match build().await {
-                    Ok(fresh) => manager = fresh,
-                    Err(e) => tracing::warn!(error = %e, "leader election"),
-                },
+                _ = released(&leases, &name, &armed), if !leading => {
+                    armed.store(false, Ordering::SeqCst);
+                    match build().await {
+                        Ok(fresh) => manager = fresh,
+                        Err(e) => tracing::warn!(error = %e, "leader election"),
+                    }
+                }
             }
         }
     });
     (rx, task)
 }
 
-/// Resolves when the Lease, read every second, goes from held to released. Only the transition:
-/// a free Lease the manager takes by itself, and an interrupted take must not be interrupted again.
-async fn released(leases: &Api<Lease>, name: &str) {
-    let mut held = false;
+/// Resolves when a read of the Lease (one a second) finds it free while `armed`; a read that finds
+/// it held arms it.
+async fn released(leases: &Api<Lease>, name: &str, armed: &AtomicBool) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let Ok(Some(lease)) = leases.get_opt(name).await else {
@@ -269,8 +274,8 @@ async fn released(leases: &Api<Lease>, name: &str) {
         };
         let holder = lease.spec.and_then(|s| s.holder_identity);
         if holder.is_some_and(|h| !h.is_empty()) {
-            held = true;
-        } else if held {
+            armed.store(true, Ordering::SeqCst);
+        } else if armed.load(Ordering::SeqCst) {
             return;
         }
     }
