@@ -67,43 +67,10 @@ curl_api() { # path -> body; uses the admin client certificate
 etcd_healthy() { curl -fsS --max-time 5 "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'; }
 apiserver_ready() { [[ $(curl_api /readyz 2>/dev/null) == ok ]]; }
 
-wait_for() { # seconds what command...
-  local secs=$1 what=$2; shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@"; do
-    if ((SECONDS >= deadline)); then
-      die "$what not ready after ${secs}s; see $LOGS/" "$what"
-    fi
-    sleep 0.2
-  done
-}
-
 start_daemon() { # name binary args...  (own session, no inherited stdio or lock fd)
   local name=$1; shift
   setsid "$@" </dev/null >"$LOGS/$name.log" 2>&1 9>&- &
   echo $! >"$PIDS/$name.pid"
-}
-
-any_alive() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
-stop_daemons() { # names...: SIGTERM to all at once, SIGKILL to those still there after 10 s
-  local name p pids=() i
-  for name in "$@"; do
-    if p=$(pid_of "$name") && [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then
-      kill "$p" 2>/dev/null || true
-      pids+=("$p")
-    fi
-    rm -f "$PIDS/$name.pid"
-  done
-  for i in $(seq 1 100); do
-    any_alive "${pids[@]}" || break
-    sleep 0.1
-  done
-  for p in "${pids[@]}"; do
-    if kill -0 "$p" 2>/dev/null; then
-      log "pid $p ignored SIGTERM for 10s: SIGKILL"
-      kill -9 "$p" 2>/dev/null || true
-    fi
-  done
 }
 
 leftovers() { # pids of etcd/kube-* processes whose command line names this state dir
@@ -117,72 +84,6 @@ leftovers() { # pids of etcd/kube-* processes whose command line names this stat
     case $exe in etcd|kube-apiserver|kube-controller-manager) echo "$p" ;; esac
   done
 }
-
-make_pki() {
-  [[ -f $PKI/admin.crt && -f $PKI/apiserver.crt && -f $PKI/sa.pub ]] && return 0
-  log "creating PKI in $PKI"
-  rm -rf "$PKI"; mkdir -p "$PKI"
-  (
-    cd "$PKI"
-    umask 077
-    cat >ext.cnf <<'EOF'
-[req]
-distinguished_name = dn
-[dn]
-[ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign, digitalSignature
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost, IP:10.0.0.1, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc
-[client]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = clientAuth
-EOF
-    serial() { echo "0x$(openssl rand -hex 12)"; }
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
-      -subj "/CN=vmi-operator-e2e-ca" -config ext.cnf -extensions ca 2>/dev/null
-    issue() { # name subject extensions
-      openssl req -new -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" -config ext.cnf 2>/dev/null
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -set_serial "$(serial)" -days 3650 \
-        -extfile ext.cnf -extensions "$3" -out "$1.crt" 2>/dev/null
-      rm -f "$1.csr"
-    }
-    issue apiserver "/CN=kube-apiserver" server
-    issue admin "/O=system:masters/CN=vmi-e2e-admin" client
-    openssl genrsa -out sa.key 2048 2>/dev/null
-    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-  )
-}
-
-write_kubeconfig() ( # a subshell, for the umask
-  local b64="base64 -w0"
-  umask 077
-  cat >"$DIR/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: vmi-e2e
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority-data: $($b64 <"$PKI/ca.crt")
-users:
-- name: vmi-e2e-admin
-  user:
-    client-certificate-data: $($b64 <"$PKI/admin.crt")
-    client-key-data: $($b64 <"$PKI/admin.key")
-contexts:
-- name: vmi-e2e
-  context:
-    cluster: vmi-e2e
-    user: vmi-e2e-admin
-current-context: vmi-e2e
-EOF
-)
 
 write_env() {
   {
@@ -255,7 +156,9 @@ up() {
   command -v openssl >/dev/null || die "openssl not found (hack/ci-deps.sh installs it)"
   command -v curl >/dev/null || die "curl not found (hack/ci-deps.sh installs it)"
   mkdir -p "$LOGS" "$PIDS"
-  make_pki
+  make_pki vmi-operator-e2e-ca \
+    "IP:127.0.0.1, DNS:localhost, IP:10.0.0.1, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc" \
+    "admin=/O=system:masters/CN=vmi-e2e-admin"
   rm -rf "$DIR/etcd"
   TAKEN=""
   ETCD_PORT=${VMI_ETCD_PORT:-$(free_port)}
@@ -282,7 +185,7 @@ up() {
     --disable-admission-plugins=ServiceAccount --allow-privileged=true
   wait_for 180 kube-apiserver apiserver_ready_or_dead
 
-  write_kubeconfig
+  write_kubeconfig "$DIR/kubeconfig" "$api" vmi-e2e admin
   write_env
   apply_crds
   start_kcm

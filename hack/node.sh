@@ -80,91 +80,18 @@ start_daemon() { # name binary args...  (own session, inside the namespaces, no 
   echo $! >"$PIDS/$name.pid"
 }
 
-wait_for() { # seconds what command...
-  local secs=$1 what=$2; shift 2
-  local deadline=$((SECONDS + secs))
-  until "$@"; do
-    ((SECONDS < deadline)) || die "$what not ready after ${secs}s; see $LOGS/" "$what"
-    sleep 0.2
-  done
-}
 ready_or_dead() { # name command...
   local name=$1; shift
   alive "$name" || die "$name exited" "$name"
   "$@" >/dev/null 2>&1
 }
 
-# --- PKI and kubeconfigs (as hack/cluster.sh's, with the node's addresses). -----------------------
-make_pki() {
-  [[ -f $PKI/admin.crt && -f $PKI/kubelet.crt && -f $PKI/sa.pub ]] && return 0
-  log "creating PKI in $PKI"
-  rm -rf "$PKI"; mkdir -p "$PKI"
-  (
-    cd "$PKI"
-    umask 077
-    cat >ext.cnf <<EOF
-[req]
-distinguished_name = dn
-[dn]
-[ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign, digitalSignature
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost, IP:$NODE_IP, IP:$SERVICE_IP, DNS:$NODE, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local
-[client]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = clientAuth
-EOF
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
-      -subj "/CN=vmi-operator-node-ca" -config ext.cnf -extensions ca 2>/dev/null
-    issue() { # name subject extensions
-      openssl req -new -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" -config ext.cnf 2>/dev/null
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -set_serial "0x$(openssl rand -hex 12)" -days 3650 \
-        -extfile ext.cnf -extensions "$3" -out "$1.crt" 2>/dev/null
-      rm -f "$1.csr"
-    }
-    issue apiserver "/CN=kube-apiserver" server
-    issue admin "/O=system:masters/CN=vmi-node-admin" client
-    issue kubelet "/O=system:nodes/CN=system:node:$NODE" client
-    openssl genrsa -out sa.key 2048 2>/dev/null
-    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-  )
-}
-
-write_kubeconfig() ( # out user
-  umask 077
-  cat >"$1" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: vmi-node
-  cluster:
-    server: https://127.0.0.1:6443
-    certificate-authority-data: $(base64 -w0 <"$PKI/ca.crt")
-users:
-- name: $2
-  user:
-    client-certificate-data: $(base64 -w0 <"$PKI/$2.crt")
-    client-key-data: $(base64 -w0 <"$PKI/$2.key")
-contexts:
-- name: vmi-node
-  context:
-    cluster: vmi-node
-    user: $2
-current-context: vmi-node
-EOF
-)
-
 write_env() {
   {
     echo "# written by hack/node.sh; use: set -a; . $DIR/env; set +a (clients run through hack/node.sh exec)"
     printf '%s=%q\n' KUBECONFIG "$DIR/kubeconfig" VMI_NODE_DIR "$DIR" VMI_NODE_NETNS "$NETNS" \
-      VMI_NODE_MNT "$MNT" VMI_NODE_IP "$NODE_IP" CLUSTER_CA "$PKI/ca.crt" APISERVER_URL "https://127.0.0.1:6443"
+      VMI_NODE_MNT "$MNT" VMI_NODE_IP "$NODE_IP" VMI_NODE_CGROUP_ROOT "$CGROUP_ROOT" \
+      CLUSTER_CA "$PKI/ca.crt" APISERVER_URL "https://127.0.0.1:6443"
     "$ROOT/hack/tools.sh" env
   } >"$DIR/env"
 }
@@ -337,12 +264,14 @@ up() {
   ensure_tools
   down
   mkdir -p "$LOGS" "$PIDS"
-  make_pki
+  make_pki vmi-operator-node-ca \
+    "IP:127.0.0.1, DNS:localhost, IP:$NODE_IP, IP:$SERVICE_IP, DNS:$NODE, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local" \
+    "admin=/O=system:masters/CN=vmi-node-admin" "kubelet=/O=system:nodes/CN=system:node:$NODE"
   make_namespaces
   make_cgroups
   mkdir -p "$DIR/kubelet"
-  write_kubeconfig "$DIR/kubeconfig" admin
-  write_kubeconfig "$DIR/kubelet/kubeconfig" kubelet
+  write_kubeconfig "$DIR/kubeconfig" https://127.0.0.1:6443 vmi-node admin
+  write_kubeconfig "$DIR/kubelet/kubeconfig" https://127.0.0.1:6443 vmi-node kubelet
   write_configs
 
   start_daemon etcd "$VMI_ETCD" --name=vmi-node --data-dir="$DIR/etcd" \
@@ -402,29 +331,6 @@ import() {
 }
 
 # --- Down. ----------------------------------------------------------------------------------------
-any_alive() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
-stop_daemons() { # names...: SIGTERM to all at once, SIGKILL to those still there after 10 s
-  local name p pids=() i
-  for name in "$@"; do
-    if p=$(pid_of "$name") && [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then
-      kill "$p" 2>/dev/null || true
-      pids+=("$p")
-    fi
-    rm -f "$PIDS/$name.pid"
-  done
-  ((${#pids[@]})) || return 0
-  for i in $(seq 1 100); do
-    any_alive "${pids[@]}" || break
-    sleep 0.1
-  done
-  for p in "${pids[@]}"; do
-    if kill -0 "$p" 2>/dev/null; then
-      log "pid $p ($*) ignored SIGTERM for 10s: SIGKILL"
-      kill -9 "$p" 2>/dev/null || true
-    fi
-  done
-}
-
 cgroup_pids() { # every process in the node's cgroup tree
   local h
   for h in /sys/fs/cgroup/*/; do

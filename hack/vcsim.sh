@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Runs vcsim (govmomi's vSphere simulator) on loopback for tests and demos.
+# Runs vcsim (govmomi's vSphere simulator) on loopback (or VCSIM_ADDR) for tests and demos.
 #
 # Usage: hack/vcsim.sh start|stop|env
 #   start  builds vcsim and govc if needed (hack/tools.sh vcsim), makes a throw-away CA and a
-#          server certificate for 127.0.0.1, starts vcsim on 127.0.0.1 with a port the kernel
+#          server certificate for $VCSIM_ADDR, starts vcsim on $VCSIM_ADDR with a port the kernel
 #          picks (vcsim binds :0 and reports it, so there is no race for a "free" port), waits
 #          until it answers, then prints the environment (as `env` does).
 #   env    prints shell assignments: eval "$(hack/vcsim.sh env)"
-#            VMI_VCSIM_URL      https://127.0.0.1:PORT (no credentials)
+#            VMI_VCSIM_URL      https://$VCSIM_ADDR:PORT (no credentials)
 #            VMI_VCSIM_USERNAME, VMI_VCSIM_PASSWORD  the only credentials vcsim accepts
 #            VMI_VCSIM_CA       PEM of the CA that signed vcsim's certificate (empty with VCSIM_TLS=false)
 #            VMI_VCSIM_PID, VMI_VCSIM_DATASTORE, VMI_GOVC
@@ -17,6 +17,8 @@
 # Environment:
 #   VCSIM_STATE_DIR   where pid, env, certificates and log live (default ${TMPDIR:-/tmp}/vmi-operator-vcsim-$UID);
 #                     tests use a directory of their own, so several vcsims can run at once.
+#   VCSIM_ADDR        the IPv4 address to serve on (default 127.0.0.1); tests/node serves on the
+#                     node IP, inside the node's network namespace (run through hack/node.sh exec).
 #   VCSIM_TLS=false   serve plain http instead of https.
 #   VCSIM_STDIN_EXIT=1  vcsim exits when its stdin closes: a test hands it a pipe, so vcsim goes
 #                     away with the test process even if the test is killed.
@@ -29,6 +31,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 STATE=${VCSIM_STATE_DIR:-${TMPDIR:-/tmp}/vmi-operator-vcsim-$UID}
 TLS=${VCSIM_TLS:-true}
+ADDR=${VCSIM_ADDR:-127.0.0.1}
 FILES=(pid env vcsim.log password ca.pem ca.key ca.srl server.pem server.key server.csr server.ext)
 
 log() { echo "[vcsim] $*" >&2; }
@@ -42,10 +45,10 @@ make_certs() {
     -subj "/CN=vmi-operator vcsim test CA" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -keyout "$STATE/ca.key" -out "$STATE/ca.pem" 2>/dev/null
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$ADDR" \
     -keyout "$STATE/server.key" -out "$STATE/server.csr" 2>/dev/null
   printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
-    "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" > "$STATE/server.ext"
+    "extendedKeyUsage=serverAuth" "subjectAltName=IP:$ADDR,DNS:localhost" > "$STATE/server.ext"
   openssl x509 -req -in "$STATE/server.csr" -CA "$STATE/ca.pem" -CAkey "$STATE/ca.key" -CAcreateserial \
     -days 2 -extfile "$STATE/server.ext" -out "$STATE/server.pem" 2>/dev/null
 }
@@ -74,7 +77,7 @@ start() {
   # vcsim reads a secret from a file when given a path: the password stays out of `ps`.
   (umask 077 && printf '%s\n' "$password" > "$STATE/password")
 
-  local args=(-l 127.0.0.1:0 -username "$user" -password "$STATE/password")
+  local args=(-l "$ADDR:0" -username "$user" -password "$STATE/password")
   if [[ $TLS == false ]]; then
     scheme=http
     args+=(-tls=false)
@@ -92,10 +95,10 @@ start() {
   local pid=$!
   echo "$pid" > "$STATE/pid"
 
-  # vcsim prints "export GOVC_URL=https://user:pass@127.0.0.1:PORT/sdk GOVC_SIM_PID=N" when it serves.
+  # vcsim prints "export GOVC_URL=https://user:pass@ADDR:PORT/sdk GOVC_SIM_PID=N" when it serves.
   local port=""
   for _ in $(seq 1 300); do
-    port=$(sed -n 's/^export GOVC_URL=[^ ]*@127\.0\.0\.1:\([0-9]*\)\/sdk.*/\1/p' "$STATE/vcsim.log" | head -n1)
+    port=$(sed -n 's/^export GOVC_URL=[^ ]*@[0-9.]*:\([0-9]*\)\/sdk.*/\1/p' "$STATE/vcsim.log" | head -n1)
     [[ -n $port ]] && break
     if ! kill -0 "$pid" 2>/dev/null; then
       log "vcsim exited:"; cat "$STATE/vcsim.log" >&2; exit 1
@@ -106,7 +109,7 @@ start() {
     log "vcsim did not report its address within 30s"; kill "$pid" 2>/dev/null || true; exit 1
   fi
 
-  local base="$scheme://127.0.0.1:$port" ca=""
+  local base="$scheme://$ADDR:$port" ca=""
   [[ $TLS == false ]] || ca="$STATE/ca.pem"
   {
     echo "export VMI_VCSIM_URL='$base'"

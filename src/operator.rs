@@ -3,12 +3,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::Api;
+use kube_lease_manager::LeaseManager;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
@@ -158,15 +160,22 @@ async fn lead_when_elected(
     shutdown: Shutdown,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let duration = election.lease_duration.as_secs().max(2);
-    let manager =
-        kube_lease_manager::LeaseManagerBuilder::new(ctx.client.clone(), &election.lease_name)
-            .with_namespace(&election.namespace)
-            .with_identity(identity)
-            .with_duration(duration)
-            .with_grace((duration / 3).max(1))
-            .build()
-            .await?;
-    let (mut leading, lease_task) = manager.watch().await;
+    let build = {
+        let (client, election, identity) =
+            (ctx.client.clone(), election.clone(), identity.to_string());
+        move || {
+            kube_lease_manager::LeaseManagerBuilder::new(client.clone(), &election.lease_name)
+                .with_namespace(&election.namespace)
+                .with_identity(&identity)
+                .with_duration(duration)
+                .with_grace((duration / 3).max(1))
+                .build()
+        }
+    };
+    let manager = build().await?;
+    let leases: Api<Lease> = Api::namespaced(ctx.client.clone(), &election.namespace);
+    let (mut leading, lease_task) =
+        watch_lease(manager, build, leases, election.lease_name.clone());
     loop {
         // Wait to become leader (or to be told to stop).
         tokio::select! {
@@ -195,13 +204,81 @@ async fn lead_when_elected(
             }
         }
     }
-    // Closing the channel makes the lease task release the lease, so another replica takes
-    // over at once instead of after the lease expires.
+    // Closing the channel stops the lease task; the Lease released here is taken by another
+    // replica within about a second (its read of the Lease).
     drop(leading);
-    if let Ok(Ok(manager)) = lease_task.await {
-        let _ = manager.release().await;
+    if let Ok(manager) = lease_task.await {
+        match manager.release().await {
+            Ok(()) => tracing::info!(identity, "released the Lease"),
+            Err(e) => tracing::warn!(identity, error = %e, "cannot release the Lease"),
+        }
     }
     Ok(())
+}
+
+/// `LeaseManager::watch` with a follower that also reads the Lease every second. The manager alone
+/// trusts the expiry it last read and sleeps until then, so a Lease its leader released on the way
+/// out stood free for up to a Lease duration. When the Lease goes free, a follower starts over
+/// with a new manager (`build`), whose first read sees it free and takes it. Ends (giving the
+/// manager back, to release) when every receiver is gone.
+fn watch_lease<F, Fut>(
+    mut manager: LeaseManager,
+    build: F,
+    leases: Api<Lease>,
+    name: String,
+) -> (watch::Receiver<bool>, tokio::task::JoinHandle<LeaseManager>)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = kube_lease_manager::Result<LeaseManager>> + Send,
+{
+    let (tx, rx) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        // Cleared by a start-over until the Lease is seen held again: a new manager that is slow
+        // to take the free Lease must not be replaced again and again.
+        let armed = AtomicBool::new(true);
+        loop {
+            let leading = *tx.borrow();
+            tokio::select! {
+                biased;
+                _ = tx.closed() => return manager,
+                changed = manager.changed() => match changed {
+                    Ok(now) => {
+                        tx.send_replace(now);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "leader election");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                },
+                // Dropping `changed()` of a follower is safe: it holds nothing.
+                _ = released(&leases, &name, &armed), if !leading => {
+                    armed.store(false, Ordering::SeqCst);
+                    match build().await {
+                        Ok(fresh) => manager = fresh,
+                        Err(e) => tracing::warn!(error = %e, "leader election"),
+                    }
+                }
+            }
+        }
+    });
+    (rx, task)
+}
+
+/// Resolves when a read of the Lease (one a second) finds it free while `armed`; a read that finds
+/// it held arms it.
+async fn released(leases: &Api<Lease>, name: &str, armed: &AtomicBool) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Ok(Some(lease)) = leases.get_opt(name).await else {
+            continue;
+        };
+        let holder = lease.spec.and_then(|s| s.holder_identity);
+        if holder.is_some_and(|h| !h.is_empty()) {
+            armed.store(true, Ordering::SeqCst);
+        } else if armed.load(Ordering::SeqCst) {
+            return;
+        }
+    }
 }
 
 /// The four controllers and the cleanup loops, until `shutdown`.

@@ -163,6 +163,39 @@ impl LibraryWriter {
             .collect()
     }
 
+    /// Adds `n` OVF items named `<prefix>-00000`.., each with a descriptor of its own,
+    /// `items/<i>.ovf`: hard links of `seed` (distinct URLs, as a real library has, for one inode
+    /// and no copying). Returns their UUIDs.
+    pub fn ovf_items_linked(&mut self, prefix: &str, n: usize, seed: &Path) -> Vec<String> {
+        let size = std::fs::metadata(seed)
+            .unwrap_or_else(|e| panic!("{}: {e}", seed.display()))
+            .len();
+        std::fs::create_dir_all(self.dir.join("items")).expect("create items folder");
+        // The seed's own copy in the library: links to it stay on one file system, and its link
+        // count (n + 1) far below ext4's 65,000 for any n a test uses.
+        let local = self.dir.join("items/seed.ovf");
+        let _ = std::fs::remove_file(&local);
+        std::fs::copy(seed, &local).expect("copy the seed descriptor");
+        (0..n)
+            .map(|i| {
+                let href = format!("items/{i:05}.ovf");
+                let path = self.dir.join(&href);
+                let _ = std::fs::remove_file(&path);
+                if std::fs::hard_link(&local, &path).is_err() {
+                    std::fs::copy(&local, &path).expect("copy descriptor");
+                }
+                let uuid = uuid::Uuid::new_v4().to_string();
+                self.item(ItemSpec {
+                    uuid: uuid.clone(),
+                    name: format!("{prefix}-{i:05}"),
+                    files: vec![("template.ovf".into(), href, size)],
+                    item_type: "vcsp.ovf".into(),
+                });
+                uuid
+            })
+            .collect()
+    }
+
     /// Writes `items.json` and `lib.json` (in that order, each by rename, as `publish` does).
     pub fn write(&self) {
         let items = json!({ "items": self.items });

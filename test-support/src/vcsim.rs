@@ -1,6 +1,7 @@
 //! vcsim (govmomi's vSphere simulator) on loopback for tests, started by `hack/vcsim.sh` with a
-//! CA of its own. vcsim gets its stdin on a pipe we hold, so it exits with the test process even
-//! if the test is killed.
+//! CA of its own; or on another address inside a network namespace ([`Vcsim::start_in`]: the
+//! node of tests/node). vcsim gets its stdin on a pipe we hold, so it exits with the test process
+//! even if the test is killed.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -18,16 +19,27 @@ pub struct Vcsim {
     pub state: tempfile::TempDir,
     env: HashMap<String, String>,
     _stdin: Option<ChildStdin>,
+    /// The command that runs govc where vcsim listens (empty: here).
+    wrap: Vec<String>,
 }
 
 impl Vcsim {
     pub fn start() -> Vcsim {
+        Self::start_in(&[], "127.0.0.1")
+    }
+
+    /// vcsim serving on `addr`, started (and govc run) through `wrap`, a command that runs its
+    /// arguments in another network namespace, e.g. `hack/node.sh exec`. Its state folder is on
+    /// this machine's file system, which the wrapped commands must see too.
+    pub fn start_in(wrap: &[String], addr: &str) -> Vcsim {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let state = tempfile::tempdir().unwrap();
-        let mut child = Command::new("bash")
+        let mut cmd = wrapped(wrap, "bash");
+        let mut child = cmd
             .arg(script())
             .arg("start")
             .env("VCSIM_STATE_DIR", state.path())
+            .env("VCSIM_ADDR", addr)
             .env("VCSIM_STDIN_EXIT", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -56,6 +68,7 @@ impl Vcsim {
             state,
             env,
             _stdin: stdin,
+            wrap: wrap.to_vec(),
         }
     }
 
@@ -76,7 +89,7 @@ impl Vcsim {
     }
 
     pub fn govc(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new(self.var("VMI_GOVC"));
+        let mut cmd = wrapped(&self.wrap, self.var("VMI_GOVC"));
         cmd.args(args);
         for (k, v) in &self.env {
             if k.starts_with("GOVC_") {
@@ -90,6 +103,18 @@ impl Vcsim {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}
+
+/// `program`, or `wrap` running it.
+fn wrapped(wrap: &[String], program: &str) -> Command {
+    match wrap.split_first() {
+        None => Command::new(program),
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(program);
+            c
+        }
     }
 }
 

@@ -162,9 +162,36 @@ async fn a_standby_replica_takes_over_when_the_leader_dies() {
     let (_, metrics) = standby.get("/metrics").await.unwrap();
     assert!(reconciles(&metrics) > 0, "the new leader reconciles");
 
-    // A clean shutdown releases the lease at once.
+    // A clean shutdown releases the lease, and a standby takes it within about a second (its
+    // read of the Lease), not when the 6 s lease would have expired.
+    let c_flags = flags("replica-c");
+    let mut c = operator::OperatorProcess::start(
+        &format!("ha-c-{ns}"),
+        &kubeconfig,
+        &c_flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    c.wait_ready().await;
     let status = standby.terminate();
+    let stopped_at = Instant::now();
     assert!(status.success());
+    wait::wait_until(
+        Duration::from_secs(10),
+        "the standby takes the released lease",
+        || {
+            let leases = leases.clone();
+            async move { holder(&leases).await.as_deref() == Some("replica-c") }
+        },
+    )
+    .await;
+    let handover = stopped_at.elapsed();
+    eprintln!("handover after a clean shutdown: {handover:?}");
+    assert!(
+        handover < Duration::from_secs(3),
+        "the released lease was taken after {handover:?}"
+    );
+
+    // The last one releases it too.
+    assert!(c.terminate().success());
     wait::wait_until(Duration::from_secs(10), "the lease is released", || {
         let leases = leases.clone();
         async move { holder(&leases).await.is_none_or(|h| h.is_empty()) }

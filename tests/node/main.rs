@@ -4,8 +4,9 @@
 //!
 //! One node for the whole binary, brought up here (state in target/node-test) and torn down at the
 //! end whatever happens; the steps share it and run in order, each building on the one before
-//! (install, then the webhook, the sync, the rollout, the takeover, kustomize). `harness = false`:
-//! libtest has no hook to tear a shared node down, and the order matters.
+//! (install, then the webhook, the sync, the rollout, the takeover, vcsim, 5,000 images,
+//! kustomize). `harness = false`: libtest has no hook to tear a shared node down, and the order
+//! matters.
 //!
 //! Skipped (saying why) only when not root: a node needs network and mount namespaces and cgroups.
 //! VMI_NODE_KEEP=1 leaves the node running for a look (`VMI_NODE_DIR=target/node-test hack/node.sh
@@ -15,7 +16,9 @@ mod chart;
 mod image;
 mod kustomize;
 mod rollout;
+mod scale;
 mod sync;
+mod vcenter;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -102,9 +105,18 @@ impl Node {
     /// `helm install` (or upgrade) of the chart with the local image at TAG; returns how long it
     /// took to be Ready (--wait).
     pub fn helm_install(&self, tag: &str) -> R<Duration> {
+        self.helm_install_with(tag, &[])
+    }
+
+    /// [`Node::helm_install`] with more values (`--set`, `--set-file` ...).
+    pub fn helm_install_with(&self, tag: &str, values: &[&str]) -> R<Duration> {
         let t = Instant::now();
         let chart = format!("{ROOT}/charts/vmi-operator");
-        self.helm(&[
+        let (repo, tag) = (
+            format!("image.repository={IMAGE_REPO}"),
+            format!("image.tag={tag}"),
+        );
+        let mut args = vec![
             "upgrade",
             "--install",
             RELEASE,
@@ -113,9 +125,9 @@ impl Node {
             NS,
             "--create-namespace",
             "--set",
-            &format!("image.repository={IMAGE_REPO}"),
+            &repo,
             "--set",
-            &format!("image.tag={tag}"),
+            &tag,
             "--set",
             "image.pullPolicy=Never",
             // The node has no VM Operator: the chart brings the VirtualMachine CRD.
@@ -124,7 +136,9 @@ impl Node {
             "--wait",
             "--timeout",
             "4m",
-        ])?;
+        ];
+        args.extend_from_slice(values);
+        self.helm(&args)?;
         Ok(t.elapsed())
     }
 }
@@ -309,6 +323,14 @@ fn main() {
             rollout::upgrade_rolls_both_pods,
         ),
         ("leader_takeover", rollout::leader_takeover),
+        (
+            "vcenter_library_from_vcsim_in_the_node",
+            vcenter::vcsim_library,
+        ),
+        (
+            "five_thousand_images_inside_the_memory_limit",
+            scale::five_thousand_images,
+        ),
         ("kustomize_config_default", kustomize::config_default_ready),
     ];
     let mut failed = Vec::new();

@@ -1,12 +1,13 @@
 //! `helm upgrade` to a new image tag under VirtualMachine traffic, and a leader pod deleted.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::chart::{items, lease_holder, ready_pods, vm_yaml};
 use crate::sync::{images, publish, ready_count};
-use crate::{Figures, IMAGE_REPO, NS, Node, R, ensure, wait_for};
+use crate::{Figures, IMAGE_REPO, NS, Node, R, ROOT, ensure, wait_for};
 
 /// name -> (uid, resourceVersion) of every image of the test namespace.
 fn snapshot(node: &Node) -> R<BTreeMap<String, (String, String)>> {
@@ -140,6 +141,13 @@ pub fn leader_takeover(node: &Node, f: &mut Figures) -> R {
             Ok((pods.len() == 2 && pods.contains(&h)).then_some(h))
         },
     )?;
+    // The leader's log to its end: it says whether it released the Lease on SIGTERM.
+    let log = node.dir.join("logs/old-leader.log");
+    let follow = node.spawn(
+        &["kubectl", "logs", "-f", "-n", NS, &holder],
+        Path::new(ROOT),
+        &log,
+    )?;
     let t = Instant::now();
     node.kubectl(&["delete", "pod", "-n", NS, &holder, "--wait=false"])?;
     let next = wait_for("a new Lease holder", Duration::from_secs(60), || {
@@ -148,9 +156,18 @@ pub fn leader_takeover(node: &Node, f: &mut Figures) -> R {
     })?;
     let took = t.elapsed();
     f.add(
-        "leader takeover (pod deleted to new Lease holder)",
+        "leader takeover (pod deleted to new Lease holder, preStop sleep 5 s included)",
         format!("{took:.1?} ({holder} -> {next})"),
     );
+    wait_for(
+        "the old leader's 'released the Lease'",
+        Duration::from_secs(30),
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            Ok(text.contains("released the Lease").then_some(()))
+        },
+    )?;
+    drop(follow);
     wait_for(
         "4 Ready images after the takeover",
         Duration::from_secs(90),
