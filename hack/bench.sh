@@ -126,7 +126,7 @@ if [[ ${VMI_BENCH_SKIP_OTHER:-0} != 1 ]]; then
     bench_other webhook "$OUT/webhook.json" "${WEBHOOK_ARGS[@]}"
   fi
   if [[ $HUGE != 0 ]]; then
-    bench_other webhook "$OUT/webhook-$HUGE.json" -- --images "$HUGE" --rate "$RATES"
+    bench_other webhook "$OUT/webhook-$HUGE.json" -- --images "$HUGE" --rate "$RATES" --out "$OUT/webhook-$HUGE.json"
   fi
 fi
 
@@ -176,6 +176,7 @@ fi
 # finish, writes above 4N + 1, refetches or rewrites on restart, a missing benchmark). Timings
 # are reported, never judged: they move with the machine.
 report_args=(report --mode "$MODE")
+[[ $HUGE_ONLY == 1 ]] && report_args=(report --mode huge)
 [[ ${VMI_BENCH_STRICT:-0} == 1 ]] && report_args+=(--strict)
 "$EXE" "${report_args[@]}"
 log "done in $((SECONDS - T0))s: $OUT/report.md, $OUT/report.json"

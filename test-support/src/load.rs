@@ -17,9 +17,10 @@ pub struct OpenLoopResult {
     pub errors: usize,
     /// From the intended send time to the full answer: what the caller waited.
     pub latencies: Vec<Duration>,
-    /// From the actual send to the answer: the server alone (plus the client's own work).
+    /// From the actual send (a connection free) to the answer: the server alone (plus the
+    /// client's own work).
     pub service: Vec<Duration>,
-    /// How late the pacer sent each request; large values mean the client machine, not the
+    /// How late each request's task started; large values mean the client machine, not the
     /// server, fell behind.
     pub pacer_lag: Vec<Duration>,
 }
@@ -56,15 +57,23 @@ impl OpenLoopResult {
             "latency_ms": summary_ms(&self.latencies),
             "service_ms": summary_ms(&self.service),
             "pacer_lag_ms": summary_ms(&self.pacer_lag),
+            "max_in_flight": MAX_IN_FLIGHT,
             "timed_from": "the intended send time (open loop, no coordinated omission)",
         })
     }
 }
 
-/// Sends POSTs of `requests` (url, body; round-robin) at `rate` a second for `duration`. An
-/// answer counts as an error unless it is 2xx and contains `expect`. The pacer is an OS thread
-/// of its own sleeping to each due time (tokio's timer rounds to whole milliseconds, which at
-/// 5,000 a second would send in bursts and add up to a millisecond to the figures).
+/// Requests in flight at most (and so keep-alive connections), as a webhook client's bounded
+/// connection pool has. Unbounded, every slow moment opens new connections, whose TLS
+/// handshakes cost more CPU than the requests and make the client, not the server, collapse.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// Sends POSTs of `requests` (url, body; round-robin) at `rate` a second for `duration`, at
+/// most [`MAX_IN_FLIGHT`] at once (a request due while all are busy waits, and its wait counts
+/// in its latency). An answer counts as an error unless it is 2xx and contains `expect`. The
+/// pacer is an OS thread of its own sleeping to each due time (tokio's timer rounds to whole
+/// milliseconds, which at 5,000 a second would send in bursts and add up to a millisecond to
+/// the figures).
 pub async fn open_loop(
     client: &reqwest::Client,
     requests: Arc<Vec<(String, Vec<u8>)>>,
@@ -76,6 +85,7 @@ pub async fn open_loop(
     let total = (rate * duration.as_secs_f64()).round() as usize;
     let handle = tokio::runtime::Handle::current();
     let client = client.clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let pacer = std::thread::spawn(move || {
         let start = Instant::now() + Duration::from_millis(5);
         let mut tasks = Vec::with_capacity(total);
@@ -90,7 +100,10 @@ pub async fn open_loop(
                 .post(url)
                 .header("content-type", "application/json")
                 .body(body.clone());
+            let slots = slots.clone();
             tasks.push(handle.spawn(async move {
+                let started = Instant::now();
+                let _slot = slots.acquire_owned().await.expect("semaphore");
                 let sent = Instant::now();
                 let ok = match request.send().await {
                     Ok(r) if r.status().is_success() => match r.bytes().await {
@@ -103,7 +116,7 @@ pub async fn open_loop(
                 (
                     done - due,
                     done - sent,
-                    sent.saturating_duration_since(due),
+                    started.saturating_duration_since(due),
                     ok,
                 )
             }));

@@ -353,8 +353,9 @@ pub(crate) fn findings(r: &Value) -> Vec<String> {
             ));
         }
     }
+    // VMI_BENCH_HUGE_ONLY=1 (mode "huge") runs neither of the other benchmarks at 10,000.
     for (key, what) in [("webhook", "webhook"), ("ovf_parse", "OVF parsing")] {
-        if !r[key].is_object() {
+        if r["mode"] != "huge" && !r[key].is_object() {
             out.push(format!("The {what} benchmark is missing from the report."));
         }
     }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use vmi_operator::api::VirtualMachineImage;
 use vmi_operator::webhook::{MUTATE_PATH, VALIDATE_PATH};
 use vmi_test_support::admission::create_review;
-use vmi_test_support::load::{open_loop, warm_up};
+use vmi_test_support::load::{MAX_IN_FLIGHT, open_loop, warm_up};
 
 use crate::probes::proc::memory;
 use crate::process::Operator;
@@ -81,7 +81,7 @@ pub(crate) async fn webhook_probe(
         .expect("https client");
     let mut runs = Vec::new();
     for &rate in rates {
-        warm_up(&http, &requests, 32).await;
+        warm_up(&http, &requests, MAX_IN_FLIGHT).await;
         let r = open_loop(
             &http,
             requests.clone(),
