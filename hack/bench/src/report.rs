@@ -353,6 +353,18 @@ pub(crate) fn findings(r: &Value) -> Vec<String> {
             ));
         }
     }
+    for f in r["parts"]["floor"]["runs"].as_array().into_iter().flatten() {
+        if f["errors"].as_f64().unwrap_or(0.0) > 0.0 {
+            out.push(format!(
+                "Floor N = {} ({}): {} of {} items failed, e.g. {}",
+                thousands(&f["n"]),
+                f["kind"].as_str().unwrap_or("apply"),
+                thousands(&f["errors"]),
+                thousands(&f["n"]),
+                f["first_errors"][0].as_str().unwrap_or("?"),
+            ));
+        }
+    }
     // VMI_BENCH_HUGE_ONLY=1 (mode "huge") runs neither of the other benchmarks at 10,000.
     for (key, what) in [("webhook", "webhook"), ("ovf_parse", "OVF parsing")] {
         if r["mode"] != "huge" && !r[key].is_object() {

@@ -22,7 +22,26 @@ use crate::probes::proc::*;
 
 pub(crate) async fn floor_phase(args: &Args) -> Value {
     let client = cluster::client().await;
-    let (_, kubeconfig) = operator::operator_namespace(&client, "bench-floor-sa").await;
+    let (sa_namespace, kubeconfig) = operator::operator_namespace(&client, "bench-floor-sa").await;
+    if args.floor_kinds.iter().any(|k| k == "create") {
+        // The operator only patches statuses; the create floor replaces them (PUT /status),
+        // which its RBAC does not grant. The same identity gets that verb, nothing else.
+        let name = format!("bench-floor-put-status-{sa_namespace}");
+        let docs = [
+            json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+              "metadata": { "name": name },
+              "rules": [
+                { "apiGroups": ["imageregistry.vmware.com"], "resources": ["contentlibraryitems/status"], "verbs": ["update"] },
+                { "apiGroups": ["vmoperator.vmware.com"], "resources": ["virtualmachineimages/status"], "verbs": ["update"] },
+              ] }),
+            json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+              "metadata": { "name": name },
+              "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name },
+              "subjects": [{ "kind": "ServiceAccount", "name": "vmi-operator", "namespace": sa_namespace }] }),
+        ];
+        let rbac: String = docs.iter().map(|d| format!("---\n{d}\n")).collect();
+        vmi_test_support::yaml::apply_yaml(&client, &sa_namespace, &rbac).await;
+    }
     let version = client.apiserver_version().await.map(|v| v.git_version).ok();
     let identity = cluster::client_from(&kubeconfig).await;
     let libraries: Vec<Library> = args.sizes.iter().map(|&n| prepare_library(n)).collect();
