@@ -31,7 +31,12 @@ pub(crate) fn report(args: &Args) {
     .iter()
     .filter_map(|name| read_json(&parts.join(name)))
     .collect();
-    let main = operators.iter().find(|o| o["tag"] == "main").cloned();
+    // Idle memory from the main phase, else (VMI_BENCH_HUGE_ONLY=1) from the first one run.
+    let main = operators
+        .iter()
+        .find(|o| o["tag"] == "main")
+        .or(operators.first())
+        .cloned();
     let ovf = read_json(&dir.join("ovf.json"));
     let webhook = read_json(&dir.join("webhook.json"));
     // `webhook-<N>.json`: the same benchmark with another number of images (the huge phase's).
