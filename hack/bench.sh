@@ -2,11 +2,13 @@
 # The benchmark report (issue 8, item 1): `make bench` (full) and `make bench-quick`.
 #
 # Usage: hack/bench.sh [quick|full]
-#   quick  sync of N = 200 and 1,000 items (and their floors), idle RSS, restart with 1,200
-#          images, the webhook benchmark in its --quick form, OVF parsing. A few minutes.
+#   quick  sync of N = 200 and 1,000 items (and their floors: server-side apply, and create +
+#          PUT status), idle RSS, restart with 1,200 images, the operator's webhook at 1,000/s
+#          for 3 s, the webhook benchmark in its --quick form, OVF parsing. A few minutes.
 #   full   N = 1,000 and 5,000 (restart with 6,000 images), then N = 10,000 on a control plane
-#          of its own (peak RSS and restart with 10,000 images); floors for each (the 10,000 one
-#          on a fresh control plane too). About 18 minutes on 2 cores.
+#          of its own (peak RSS, the operator's webhook at 1,000/s and 5,000/s, restart with
+#          10,000 images); floors for each (the 10,000 one on a fresh control plane too). About
+#          20 minutes on 2 cores.
 #
 # Writes target/bench/report.md and report.json (VMI_BENCH_DIR overrides target/bench) and
 # prints the table. Per-phase measurements are in target/bench/parts/, logs (operator, cluster,
