@@ -1,43 +1,104 @@
-//! Webhook benchmark: 10,000 images indexed (no cluster), `serve` on loopback with a test
-//! certificate, concurrent AdmissionReview POSTs over TLS. Prints p50/p90/p99 latency and
-//! requests/s and writes `target/bench/webhook.json`.
+//! Webhook benchmark: images indexed in-process (no cluster), `serve` on loopback with a test
+//! certificate, AdmissionReview POSTs over TLS. Two loads:
 //!
-//! `cargo bench --bench webhook` (add `-- --quick` for a short run). Bounded: at most
-//! `REQUESTS` requests and `MAX_DURATION`, to 127.0.0.1 only.
+//! - closed loop: 32 workers, each sending its next request when the last is answered, as fast
+//!   as the server goes (the maximum throughput, and its latencies);
+//! - open loop (`--rate 1000,5000`): requests at a fixed rate, each timed from when it was due
+//!   (`vmi_test_support::load`), which is the latency the apiserver would see at that rate.
+//!
+//! Prints p50/p90/p99 and requests/s and writes `target/bench/webhook.json`
+//! (`webhook-<N>.json` with `--images N` other than 10,000; `--out` names another file).
+//!
+//! `cargo bench --bench webhook [-- --quick] [--images 100000] [--rate 1000,5000]
+//! [--rate-seconds 10]`. Bounded: at most `requests` closed-loop requests and `max_duration`,
+//! open-loop runs of `--rate-seconds`, to 127.0.0.1 only.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use vmi_operator::webhook::{ImageIndex, MUTATE_PATH, VALIDATE_PATH};
+use vmi_test_support::load::{MAX_IN_FLIGHT, contains, open_loop, percentile_ms, warm_up};
 use vmi_test_support::{admission::*, webhook::*};
 
-const NAMESPACES: usize = 40;
-const IMAGES_PER_NAMESPACE: usize = 200; // 8,000 VirtualMachineImages
-const CLUSTER_IMAGES: usize = 2_000; // + 2,000 ClusterVirtualMachineImages = 10,000
+/// Namespaced images per namespace: "hundreds of namespaces times tens to hundreds of images".
+const IMAGES_PER_NAMESPACE: usize = 200;
 const CONCURRENCY: usize = 32;
 
 struct Plan {
     requests: usize,
     max_duration: Duration,
     warmup: usize,
+    /// Indexed images: four fifths VirtualMachineImages (200 a namespace), one fifth
+    /// ClusterVirtualMachineImages (10,000: 40 namespaces, 8,000 + 2,000, as before).
+    images: usize,
+    rates: Vec<f64>,
+    rate_duration: Duration,
+    out: Option<PathBuf>,
+}
+
+impl Plan {
+    fn cluster_images(&self) -> usize {
+        self.images / 5
+    }
+    fn namespaced_images(&self) -> usize {
+        self.images - self.cluster_images()
+    }
 }
 
 fn main() {
-    let quick =
-        std::env::args().any(|a| a == "--quick") || std::env::var_os("VMI_BENCH_QUICK").is_some();
+    let mut args = std::env::args().skip(1);
+    let mut quick = std::env::var_os("VMI_BENCH_QUICK").is_some();
+    let (mut images, mut rates, mut rate_seconds, mut out) = (10_000, None, None, None);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .unwrap_or_else(|| panic!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--images" => images = value("--images").parse().expect("--images: a number"),
+            "--rate" => {
+                rates = Some(
+                    value("--rate")
+                        .split(',')
+                        .filter(|r| !r.trim().is_empty())
+                        .map(|r| r.trim().parse::<f64>().expect("--rate: numbers"))
+                        .collect::<Vec<_>>(),
+                )
+            }
+            "--rate-seconds" => {
+                rate_seconds = Some(value("--rate-seconds").parse::<f64>().expect("seconds"))
+            }
+            "--out" => out = Some(PathBuf::from(value("--out"))),
+            // cargo bench passes --bench to harness-less benches.
+            "--bench" => {}
+            other => panic!("unknown argument {other:?}"),
+        }
+    }
+    assert!(images >= 5, "--images: at least 5");
+    // Quick (CI): one short open-loop run, so the path is exercised without costing time.
     let plan = if quick {
         Plan {
             requests: 3_000,
             max_duration: Duration::from_secs(10),
             warmup: 200,
+            images,
+            rates: rates.unwrap_or_else(|| vec![1_000.0]),
+            rate_duration: Duration::from_secs_f64(rate_seconds.unwrap_or(3.0)),
+            out,
         }
     } else {
         Plan {
             requests: 100_000,
             max_duration: Duration::from_secs(30),
             warmup: 1_000,
+            images,
+            rates: rates.unwrap_or_else(|| vec![1_000.0, 5_000.0]),
+            rate_duration: Duration::from_secs_f64(rate_seconds.unwrap_or(10.0)),
+            out,
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -51,6 +112,11 @@ fn ns_name(n: usize) -> String {
     format!("team-{n:02}")
 }
 
+/// The `k`th namespaced image: (namespace number, number in it).
+fn place(k: usize) -> (usize, usize) {
+    (k / IMAGES_PER_NAMESPACE, k % IMAGES_PER_NAMESPACE)
+}
+
 fn vmi_name(n: usize, i: usize) -> String {
     format!(
         "vmi-{:017x}",
@@ -62,13 +128,13 @@ fn cvmi_name(j: usize) -> String {
     format!("vmi-{:017x}", j as u64 + 0xc_0000_0000)
 }
 
-/// A request body of each kind the apiserver sends, round-robin over the images.
-fn bodies() -> Vec<(&'static str, Vec<u8>)> {
+/// A request body of each kind the apiserver sends, spread over the images.
+fn bodies(plan: &Plan) -> Vec<(&'static str, Vec<u8>)> {
     let mut out = Vec::new();
     for k in 0..2_000usize {
-        let n = k % NAMESPACES;
-        let i = (k * 7) % IMAGES_PER_NAMESPACE;
-        let j = (k * 13) % CLUSTER_IMAGES;
+        // Strides coprime with the counts, so the 2,000 bodies reach every part of the index.
+        let (n, i) = place((k * 7_919) % plan.namespaced_images());
+        let j = (k * 13) % plan.cluster_images();
         let ns = ns_name(n);
         let uid = format!("bench-{k}");
         let (path, spec) = match k % 5 {
@@ -92,35 +158,26 @@ fn bodies() -> Vec<(&'static str, Vec<u8>)> {
     out
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1000.0
-}
-
 async fn run(plan: Plan) {
     let _ = rustls::crypto::ring::default_provider().install_default();
 
     let build = Instant::now();
-    let vmis = (0..NAMESPACES).flat_map(|n| {
-        (0..IMAGES_PER_NAMESPACE).map(move |i| {
-            vmi(
-                &ns_name(n),
-                &vmi_name(n, i),
-                &format!("Image {i}"),
-                true,
-                &["cloud-init"],
-            )
-        })
+    let vmis = (0..plan.namespaced_images()).map(|k| {
+        let (n, i) = place(k);
+        vmi(
+            &ns_name(n),
+            &vmi_name(n, i),
+            &format!("Image {i}"),
+            true,
+            &["cloud-init"],
+        )
     });
-    let cvmis =
-        (0..CLUSTER_IMAGES).map(|j| cvmi(&cvmi_name(j), &format!("Cluster Image {j}"), true, &[]));
+    let cvmis = (0..plan.cluster_images())
+        .map(|j| cvmi(&cvmi_name(j), &format!("Cluster Image {j}"), true, &[]));
     let index = ImageIndex::from_objects(vmis, cvmis);
     let index_build = build.elapsed();
     let (n_vmis, n_cvmis) = index.len();
-    assert_eq!(n_vmis + n_cvmis, 10_000);
+    assert_eq!(n_vmis + n_cvmis, plan.images);
 
     let dir = std::env::temp_dir().join(format!("vmi-webhook-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -129,12 +186,12 @@ async fn run(plan: Plan) {
     let client = reqwest::Client::builder()
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap())
-        .pool_max_idle_per_host(CONCURRENCY)
+        .pool_max_idle_per_host(MAX_IN_FLIGHT)
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
     let bodies: Arc<Vec<(String, Vec<u8>)>> = Arc::new(
-        bodies()
+        bodies(&plan)
             .into_iter()
             .map(|(path, body)| (webhook.url(path), body))
             .collect(),
@@ -179,7 +236,7 @@ async fn run(plan: Plan) {
                 {
                     Ok(resp) if resp.status().is_success() => match resp.bytes().await {
                         // Cheap check of every answer; the full JSON was checked in the warm-up.
-                        Ok(b) => memchr(b"\"allowed\":true", &b),
+                        Ok(b) => contains(ALLOWED, &b),
                         Err(_) => false,
                     },
                     _ => false,
@@ -200,6 +257,25 @@ async fn run(plan: Plan) {
         errors += e;
     }
     let elapsed = start.elapsed();
+
+    // Open loop after the closed one: the index and connections are warm for both.
+    let mut open = Vec::new();
+    for &rate in &plan.rates {
+        warm_up(&client, &bodies, MAX_IN_FLIGHT).await;
+        let r = open_loop(&client, bodies.clone(), ALLOWED, rate, plan.rate_duration).await;
+        println!(
+            "  open loop {rate:.0}/s for {:.0} s: {} sent, {} errors, from the due time p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms (server alone p99 {:.3} ms, pacer late p99 {:.3} ms)",
+            plan.rate_duration.as_secs_f64(),
+            r.sent,
+            r.errors,
+            percentile_ms(&r.latencies, 50.0),
+            percentile_ms(&r.latencies, 99.0),
+            percentile_ms(&r.latencies, 100.0),
+            percentile_ms(&r.service, 99.0),
+            percentile_ms(&r.pacer_lag, 99.0),
+        );
+        open.push(r.to_json());
+    }
     webhook.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -207,9 +283,9 @@ async fn run(plan: Plan) {
     let count = latencies.len();
     let rps = count as f64 / elapsed.as_secs_f64();
     let (p50, p90, p99) = (
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 90.0),
-        percentile(&latencies, 99.0),
+        percentile_ms(&latencies, 50.0),
+        percentile_ms(&latencies, 90.0),
+        percentile_ms(&latencies, 99.0),
     );
     let max = latencies
         .last()
@@ -237,16 +313,26 @@ async fn run(plan: Plan) {
         "duration_s": elapsed.as_secs_f64(),
         "requests_per_second": rps,
         "latency_ms": { "p50": p50, "p90": p90, "p99": p99, "max": max },
+        "load": "closed loop: 32 workers, each sending when its last request is answered",
+        "open_loop": open,
         "transport": "HTTPS (rustls, ring) over 127.0.0.1, HTTP/1.1 keep-alive",
     });
-    let out_dir = vmi_test_support::bench_dir();
-    std::fs::create_dir_all(&out_dir).expect("create target/bench");
-    let path = out_dir.join("webhook.json");
+    let path = plan.out.clone().unwrap_or_else(|| {
+        let dir = vmi_test_support::bench_dir();
+        match plan.images {
+            10_000 => dir.join("webhook.json"),
+            n => dir.join(format!("webhook-{n}.json")),
+        }
+    });
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("create target/bench");
+    }
     std::fs::write(&path, serde_json::to_vec_pretty(&report).unwrap()).expect("write report");
     println!("  wrote {}", path.display());
+    // Open-loop errors (a rate above what the machine sustains) are figures in the JSON, and
+    // findings of the report; a closed-loop error is a broken webhook.
     assert_eq!(errors, 0, "some requests failed");
 }
 
-fn memchr(needle: &[u8], haystack: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
+/// Every request is for an image that exists: each answer must allow.
+const ALLOWED: &[u8] = b"\"allowed\":true";

@@ -20,7 +20,8 @@
 # APISERVER_URL, CLUSTER_CA, the tool paths of `hack/tools.sh env`, and PATH with the matching
 # kubectl first). Use it as `set -a; . target/cluster/env; set +a`.
 # Ports are picked free at each fresh start; VMI_ETCD_PORT, VMI_ETCD_PEER_PORT and
-# VMI_APISERVER_PORT pin them.
+# VMI_APISERVER_PORT pin them. VMI_ETCD_QUOTA_BYTES sets etcd's --quota-backend-bytes (default
+# 2 GiB; the benchmark's 100,000-image phase needs more).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -170,7 +171,8 @@ up() {
   start_daemon etcd "$VMI_ETCD" --name=vmi-e2e --data-dir="$DIR/etcd" \
     --listen-client-urls="$etcd_url" --advertise-client-urls="$etcd_url" \
     --listen-peer-urls="$peer_url" --initial-advertise-peer-urls="$peer_url" \
-    --initial-cluster="vmi-e2e=$peer_url" --unsafe-no-fsync --log-level=warn
+    --initial-cluster="vmi-e2e=$peer_url" --unsafe-no-fsync --log-level=warn \
+    ${VMI_ETCD_QUOTA_BYTES:+--quota-backend-bytes="$VMI_ETCD_QUOTA_BYTES"}
   wait_for 60 etcd etcd_ready_or_dead
 
   local api="https://127.0.0.1:$APISERVER_PORT"

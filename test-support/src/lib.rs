@@ -11,7 +11,8 @@
 //!   JSON in milliseconds); [`serve`]: serving them over HTTP on loopback.
 //! - [`archive`]: tar/OVA builders that write member names raw, as an attacker would.
 //! - [`webhook`]: a throwaway PKI and the webhook server on loopback; [`admission`]: images and
-//!   AdmissionReviews to send it.
+//!   AdmissionReviews to send it; [`load`]: open-loop load at a fixed rate, timed from each
+//!   request's due time.
 //! - [`fault`]: control planes of a test's own, to kill; [`converge`]: the end-state checks of
 //!   tests that run the operator.
 //! - [`schema_gen`]: random objects valid under a CRD's schema (a proptest strategy), and a
@@ -44,6 +45,7 @@ pub mod converge;
 pub mod fault;
 pub mod kubectl;
 pub mod library;
+pub mod load;
 pub mod namespaces;
 pub mod operator;
 pub mod schema_gen;

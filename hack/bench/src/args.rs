@@ -18,6 +18,20 @@ pub(crate) struct Args {
     pub(crate) mode: String,
     pub(crate) startup: bool,
     pub(crate) floor_concurrency: Vec<usize>,
+    /// Which floors: `apply` (server-side apply, as the operator writes) and `create` (create,
+    /// then PUT /status: the cheapest writes, a figure beside it).
+    pub(crate) floor_kinds: Vec<String>,
+    /// Runs per floor size (the report takes the fastest).
+    pub(crate) floor_repeat: usize,
+    /// Open-loop rates (a second) at which the operator's own webhook is probed once its images
+    /// are synced; none by default.
+    pub(crate) webhook_rates: Vec<f64>,
+    pub(crate) webhook_seconds: f64,
+    /// The cargo features the operator binary was built with (recorded, not used).
+    pub(crate) operator_features: String,
+    /// Bounds each sync (and the restart) below the phase's own timeout, so that a slow run
+    /// still writes its part; by default 2 minutes + 60 ms an item.
+    pub(crate) sync_timeout: Option<Duration>,
     /// `report --strict`: exit 1 when the report has findings (CI's regression check).
     pub(crate) strict: bool,
 }
@@ -33,6 +47,12 @@ impl Args {
             mode: "quick".into(),
             startup: true,
             floor_concurrency: vec![CONCURRENCY, 2 * CONCURRENCY],
+            floor_kinds: vec!["apply".into(), "create".into()],
+            floor_repeat: 2,
+            webhook_rates: Vec::new(),
+            webhook_seconds: 10.0,
+            operator_features: String::new(),
+            sync_timeout: None,
             strict: false,
         };
         let mut it = std::env::args().skip(1);
@@ -52,6 +72,40 @@ impl Args {
                         .map(|s| s.trim().parse().expect("--floor-concurrency: numbers"))
                         .collect()
                 }
+                "--floor-kinds" => {
+                    args.floor_kinds = value("--floor-kinds")
+                        .split(',')
+                        .map(|k| k.trim().to_string())
+                        .filter(|k| !k.is_empty())
+                        .collect();
+                    for k in &args.floor_kinds {
+                        assert!(
+                            k == "apply" || k == "create",
+                            "--floor-kinds: apply, create"
+                        );
+                    }
+                }
+                "--floor-repeat" => {
+                    args.floor_repeat = value("--floor-repeat").parse().expect("--floor-repeat")
+                }
+                "--webhook-rates" => {
+                    args.webhook_rates = value("--webhook-rates")
+                        .split(',')
+                        .filter(|r| !r.trim().is_empty())
+                        .map(|r| r.trim().parse().expect("--webhook-rates: numbers"))
+                        .collect()
+                }
+                "--webhook-seconds" => {
+                    args.webhook_seconds = value("--webhook-seconds").parse().expect("seconds")
+                }
+                "--sync-timeout" => {
+                    args.sync_timeout = Some(Duration::from_secs(
+                        value("--sync-timeout")
+                            .parse()
+                            .expect("--sync-timeout: seconds"),
+                    ))
+                }
+                "--operator-features" => args.operator_features = value("--operator-features"),
                 "--binary" => args.binary = value("--binary").into(),
                 "--tag" => args.tag = value("--tag"),
                 "--out" => args.out = Some(value("--out").into()),

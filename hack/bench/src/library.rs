@@ -16,6 +16,8 @@ pub(crate) struct Library {
     pub(crate) url: String,
 }
 
+const SEED_LINKS: usize = 50_000;
+
 /// A published library of `n` items in `target/bench/libs/n<N>/`: `n` hard links (distinct
 /// names, so distinct item UUIDs) of one copy of `tests/data/photon-5.0.ovf` (its disk file is
 /// left out: the descriptor is all the operator reads), published with `publish_dir`. Reused
@@ -29,14 +31,20 @@ pub(crate) fn prepare_library(n: usize) -> Library {
     if listed != Some(n) {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create library dir");
-        // One seed per library keeps each inode's link count at 2n, far below ext4's 65,000.
-        let seed = root.join(format!("seed-n{n}.ovf"));
-        std::fs::copy(repo_root().join("tests/data/photon-5.0.ovf"), &seed)
-            .expect("copy the seed OVF");
+        // One seed per library and per 50,000 links stays below ext4's 65,000 links an inode.
+        let seeds: Vec<_> = (0..n.div_ceil(SEED_LINKS).max(1))
+            .map(|s| {
+                let seed = root.join(format!("seed-n{n}-{s}.ovf"));
+                std::fs::copy(repo_root().join("tests/data/photon-5.0.ovf"), &seed)
+                    .expect("copy the seed OVF");
+                seed
+            })
+            .collect();
         for i in 0..n {
             let path = dir.join(format!("tmpl-{i:05}.ovf"));
-            if std::fs::hard_link(&seed, &path).is_err() {
-                std::fs::copy(&seed, &path).expect("copy template");
+            let seed = &seeds[i / SEED_LINKS];
+            if std::fs::hard_link(seed, &path).is_err() {
+                std::fs::copy(seed, &path).expect("copy template");
             }
         }
         let started = Instant::now();

@@ -15,6 +15,7 @@ pub(crate) const QUIET: Duration = Duration::from_secs(5);
 pub(crate) struct Operator {
     pub(crate) child: Child,
     pub(crate) metrics_port: u16,
+    pub(crate) webhook_port: u16,
     pub(crate) spawned: Instant,
     pub(crate) log: PathBuf,
 }
@@ -55,6 +56,7 @@ impl Operator {
         Operator {
             child,
             metrics_port,
+            webhook_port,
             spawned,
             log,
         }

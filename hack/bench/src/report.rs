@@ -10,29 +10,68 @@ use crate::probes::proc::*;
 pub(crate) fn report(args: &Args) {
     let dir = bench_dir();
     let parts = dir.join("parts");
-    // The 10,000 floor runs on a control plane of its own, as the operator's 10,000 run does.
+    // The 10,000 (and the huge) floor run on control planes of their own, as the operator's
+    // runs of those sizes do.
     let mut floor = read_json(&parts.join("floor.json"));
-    if let Some(big) = read_json(&parts.join("floor-10k.json")) {
+    for name in ["floor-10k.json", "floor-huge.json"] {
+        let Some(big) = read_json(&parts.join(name)) else {
+            continue;
+        };
         let big_runs = big["runs"].as_array().cloned().unwrap_or_default();
         match floor.as_mut().and_then(|f| f["runs"].as_array_mut()) {
             Some(runs) => runs.extend(big_runs),
             None => floor = Some(big),
         }
     }
-    let main = read_json(&parts.join("operator-main.json"));
-    let big = read_json(&parts.join("operator-10k.json"));
+    let operators: Vec<Value> = [
+        "operator-main.json",
+        "operator-10k.json",
+        "operator-huge.json",
+    ]
+    .iter()
+    .filter_map(|name| read_json(&parts.join(name)))
+    .collect();
+    // Idle memory from the main phase, else (VMI_BENCH_HUGE_ONLY=1) from the first one run.
+    let main = operators
+        .iter()
+        .find(|o| o["tag"] == "main")
+        .or(operators.first())
+        .cloned();
     let ovf = read_json(&dir.join("ovf.json"));
     let webhook = read_json(&dir.join("webhook.json"));
-    let operators: Vec<&Value> = [main.as_ref(), big.as_ref()]
+    // `webhook-<N>.json`: the same benchmark with another number of images (the huge phase's).
+    let mut webhook_more: Vec<Value> = std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.starts_with("webhook-") && name.ends_with(".json")
+        })
+        .filter_map(|e| read_json(&e.path()))
+        .collect();
+    webhook_more.sort_by_key(|w| indexed(w) as u64);
+    let features: Vec<String> = operators
+        .iter()
+        .filter_map(|o| o["features"].as_str())
+        .map(str::to_string)
         .collect();
 
-    // The fastest run of a size and concurrency.
-    let floor_of = |n: u64, concurrency: usize| -> Option<&Value> {
-        floor.as_ref()?["runs"]
-            .as_array()?
-            .iter()
+    // The fastest run of a size, kind and concurrency (runs without a kind are apply runs,
+    // from before the create floor existed).
+    let floor_runs = |kind: &str| -> Vec<Value> {
+        floor
+            .as_ref()
+            .and_then(|f| f["runs"].as_array())
+            .into_iter()
+            .flatten()
+            .filter(|r| r["kind"].as_str().unwrap_or("apply") == kind)
+            .cloned()
+            .collect()
+    };
+    let (apply_runs, create_runs) = (floor_runs("apply"), floor_runs("create"));
+    let fastest = |runs: &[Value], n: u64, concurrency: usize| -> Option<Value> {
+        runs.iter()
             .filter(|r| {
                 r["n"].as_u64() == Some(n)
                     && r["concurrency"].as_u64().unwrap_or(CONCURRENCY as u64) == concurrency as u64
@@ -41,6 +80,18 @@ pub(crate) fn report(args: &Args) {
                 let secs = |r: &Value| r["seconds"].as_f64().unwrap_or(f64::MAX);
                 secs(a).total_cmp(&secs(b))
             })
+            .cloned()
+    };
+    let floor_of = |n: u64, concurrency: usize| fastest(&apply_runs, n, concurrency);
+    // For writes a second, a size without a floor of its own (the huge one, unless
+    // VMI_BENCH_HUGE_FLOOR=1) is compared with the largest floor below it.
+    let nearest = |runs: &[Value], n: u64| -> Option<Value> {
+        let below = runs
+            .iter()
+            .filter_map(|r| r["n"].as_u64())
+            .filter(|&m| m <= n)
+            .max()?;
+        fastest(runs, below, CONCURRENCY)
     };
     let mut sync_rows = Vec::new();
     for op in &operators {
@@ -48,8 +99,15 @@ pub(crate) fn report(args: &Args) {
             let n = run["n"].as_u64().unwrap_or(0);
             let floor_run = floor_of(n, CONCURRENCY);
             let floor_wide = floor_of(n, 2 * CONCURRENCY);
+            let floor_near = nearest(&apply_runs, n);
+            let create_near = nearest(&create_runs, n);
+            let cpu = &run["cpu_seconds_to_ready"];
+            let operator_wps = run["operator_writes"]
+                .as_f64()
+                .zip(run["ready_seconds"].as_f64())
+                .map(|(w, t)| (w / t).round());
             let operator_s = run["ready_seconds"].as_f64();
-            let floor_s = floor_run.and_then(|f| f["seconds"].as_f64());
+            let floor_s = floor_run.as_ref().and_then(|f| f["seconds"].as_f64());
             let ratio = operator_s
                 .zip(floor_s)
                 .map(|(o, f)| (o / f * 100.0).round() / 100.0);
@@ -60,8 +118,8 @@ pub(crate) fn report(args: &Args) {
                 "operator_seconds": operator_s,
                 "items_seconds": run["items_seconds"],
                 "floor_seconds": floor_s,
-                "floor_writes_per_second": floor_run.map(|f| f["writes_per_second"].clone()),
-                "floor_32_seconds": floor_wide.map(|f| f["seconds"].clone()),
+                "floor_writes_per_second": floor_run.as_ref().map(|f| f["writes_per_second"].clone()),
+                "floor_32_seconds": floor_wide.as_ref().map(|f| f["seconds"].clone()),
                 "ratio": ratio,
                 "operator_writes": run["operator_writes"],
                 "operator_writes_by_controller": run["operator_writes_by_controller"],
@@ -72,8 +130,20 @@ pub(crate) fn report(args: &Args) {
                 "reconciles_by_controller": run["reconciles_by_controller"],
                 "apiserver_requests": run["apiserver_requests"],
                 "cpu_seconds_to_ready": run["cpu_seconds_to_ready"],
-                "floor_cpu_seconds": floor_run.map(|f| f["cpu_seconds"].clone()),
+                "floor_cpu_seconds": floor_run.as_ref().map(|f| f["cpu_seconds"].clone()),
                 "load_before": run["load_before"],
+                "cost": {
+                    "operator_writes_per_second": operator_wps,
+                    "floor_n": floor_near.as_ref().map(|f| f["n"].clone()),
+                    "floor_writes_per_second": floor_near.as_ref().map(|f| f["writes_per_second"].clone()),
+                    "create_floor_n": create_near.as_ref().map(|f| f["n"].clone()),
+                    "create_floor_writes_per_second": create_near.as_ref().map(|f| f["writes_per_second"].clone()),
+                    "apiserver_cpu_ms_per_write": per_write_ms(&cpu["kube-apiserver"], &run["apiserver_writes"]),
+                    "floor_apiserver_cpu_ms_per_write": floor_near.as_ref().map(|f| per_write_ms(&f["cpu_seconds"]["kube-apiserver"], &f["writes"])),
+                    "create_floor_apiserver_cpu_ms_per_write": create_near.as_ref().map(|f| per_write_ms(&f["cpu_seconds"]["kube-apiserver"], &f["writes"])),
+                    "etcd_cpu_ms_per_write": per_write_ms(&cpu["etcd"], &run["apiserver_writes"]),
+                    "operator_cpu_ms_per_write": per_write_ms(&cpu["vmi-operator"], &run["operator_writes"]),
+                },
             }));
         }
     }
@@ -84,6 +154,60 @@ pub(crate) fn report(args: &Args) {
         .filter(|o| !o["startup"].is_null())
         .map(|o| o["startup"].clone())
         .collect();
+    // Bytes per image, by phase: RSS above the same process run's idle RSS (on its own empty
+    // control plane), over the images present.
+    let mut per_image = Vec::new();
+    for o in &operators {
+        let idle_rss = o["idle"]["memory"]["rss_mib"].as_f64();
+        let images = o["loaded"]["images"].as_f64().unwrap_or(0.0);
+        let mut row = |state: &str, mib: &Value| {
+            let bytes = idle_rss
+                .zip(mib.as_f64())
+                .filter(|_| images > 0.0)
+                .map(|(idle, m)| ((m - idle) * 1048576.0 / images).round());
+            per_image.push(json!({
+                "tag": o["tag"], "state": state, "images": images,
+                "idle_rss_mib": idle_rss, "mib": mib, "bytes_per_image": bytes,
+            }));
+        };
+        row("synced, steady (VmRSS)", &o["loaded"]["memory"]["rss_mib"]);
+        row(
+            "synced, peak (VmHWM)",
+            &o["loaded"]["memory"]["peak_rss_mib"],
+        );
+        if o["startup"].is_object() {
+            row(
+                "restarted, steady (VmRSS)",
+                &o["startup"]["memory"]["rss_mib"],
+            );
+            row(
+                "restarted, peak (VmHWM)",
+                &o["startup"]["memory"]["peak_rss_mib"],
+            );
+        }
+    }
+    // Open-loop webhook runs: the in-process benchmark's and the running operator's.
+    let mut open_loop = Vec::new();
+    for w in webhook.iter().chain(webhook_more.iter()) {
+        for run in w["open_loop"].as_array().into_iter().flatten() {
+            open_loop.push(json!({
+                "where": "cargo bench --bench webhook (index in-process)",
+                "images": indexed(w),
+                "closed_loop_requests_per_second": w["requests_per_second"],
+                "closed_loop_p99_ms": w["latency_ms"]["p99"],
+                "run": run,
+            }));
+        }
+    }
+    for o in &operators {
+        for run in o["webhook"]["open_loop"].as_array().into_iter().flatten() {
+            open_loop.push(json!({
+                "where": format!("the operator's webhook ({} phase)", o["tag"].as_str().unwrap_or("?")),
+                "images": o["webhook"]["images_indexed"],
+                "run": run,
+            }));
+        }
+    }
     let machine = operators
         .first()
         .map(|o| o["machine"].clone())
@@ -99,13 +223,20 @@ pub(crate) fn report(args: &Args) {
         "generated": vmi_operator::api::now_rfc3339(),
         "machine": machine,
         "kubernetes": kubernetes,
-        "operator_build": "cargo build --release (profile.release: lto = \"thin\", codegen-units = 4)",
+        "operator_build": match features.first().map(String::as_str) {
+            None | Some("") => "cargo build --release (profile.release: lto = \"thin\", codegen-units = 4)".to_string(),
+            Some(f) => format!("cargo build --release --features {f} (profile.release: lto = \"thin\", codegen-units = 4)"),
+        },
+        "operator_features": features.first(),
         "control_plane": "loopback etcd (--unsafe-no-fsync) + kube-apiserver + kube-controller-manager from hack/cluster.sh, a fresh one per phase",
         "sync": sync_rows,
         "idle": idle,
         "loaded": loaded,
         "startup": startups,
+        "bytes_per_image": per_image,
         "webhook": webhook,
+        "webhook_more": webhook_more,
+        "webhook_open_loop": open_loop,
         "ovf_parse": ovf,
         "parts": { "floor": floor, "operator": operators },
     });
@@ -128,6 +259,22 @@ pub(crate) fn report(args: &Args) {
             eprintln!("[bench]   {f}");
         }
         std::process::exit(1);
+    }
+}
+
+/// Images a webhook benchmark indexed.
+fn indexed(w: &Value) -> f64 {
+    w["images"]["virtualMachineImages"].as_f64().unwrap_or(0.0)
+        + w["images"]["clusterVirtualMachineImages"]
+            .as_f64()
+            .unwrap_or(0.0)
+}
+
+/// CPU seconds over writes, in ms a write.
+fn per_write_ms(cpu_seconds: &Value, writes: &Value) -> Value {
+    match (cpu_seconds.as_f64(), writes.as_f64()) {
+        (Some(c), Some(w)) if w > 0.0 => json!((c / w * 1000.0 * 100.0).round() / 100.0),
+        _ => Value::Null,
     }
 }
 
@@ -211,9 +358,41 @@ pub(crate) fn findings(r: &Value) -> Vec<String> {
             ));
         }
     }
+    for f in r["parts"]["floor"]["runs"].as_array().into_iter().flatten() {
+        if f["errors"].as_f64().unwrap_or(0.0) > 0.0 {
+            out.push(format!(
+                "Floor N = {} ({}): {} of {} items failed, e.g. {}",
+                thousands(&f["n"]),
+                f["kind"].as_str().unwrap_or("apply"),
+                thousands(&f["errors"]),
+                thousands(&f["n"]),
+                f["first_errors"][0].as_str().unwrap_or("?"),
+            ));
+        }
+    }
+    // VMI_BENCH_HUGE_ONLY=1 (mode "huge") runs neither of the other benchmarks at 10,000.
     for (key, what) in [("webhook", "webhook"), ("ovf_parse", "OVF parsing")] {
-        if !r[key].is_object() {
+        if r["mode"] != "huge" && !r[key].is_object() {
             out.push(format!("The {what} benchmark is missing from the report."));
+        }
+    }
+    // Every probe asks about images that exist: a refusal or a failed request is a finding.
+    for o in r["webhook_open_loop"].as_array().into_iter().flatten() {
+        let errors = o["run"]["errors"].as_f64().unwrap_or(0.0);
+        if errors > 0.0 {
+            out.push(format!(
+                "Webhook at {}/s ({}, {} images): {} of {} requests failed or were refused.",
+                thousands(&o["run"]["rate"]),
+                o["where"].as_str().unwrap_or("?"),
+                thousands(&o["images"]),
+                thousands(&json!(errors)),
+                thousands(&o["run"]["sent"]),
+            ));
+        }
+    }
+    for o in r["parts"]["operator"].as_array().into_iter().flatten() {
+        if let Some(e) = o["webhook"]["error"].as_str() {
+            out.push(format!("The {} phase's webhook probe: {e}.", o["tag"]));
         }
     }
     out
@@ -290,21 +469,68 @@ pub(crate) fn markdown(r: &Value) -> String {
     );
     let _ = writeln!(
         s,
-        "| N | at once | seconds | writes/s | CPU s apiserver / etcd / other processes |"
+        "| N | writes | at once | seconds | writes/s | apiserver CPU ms a write | CPU s apiserver / etcd / other processes |"
     );
-    let _ = writeln!(s, "|---:|---:|---:|---:|---|");
+    let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---|");
     for f in r["parts"]["floor"]["runs"].as_array().into_iter().flatten() {
         let cpu = &f["cpu_seconds"];
+        let kind = match f["kind"].as_str().unwrap_or("apply") {
+            "create" => "create + PUT status",
+            _ => "server-side apply",
+        };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} / {} / {} |",
+            "| {} | {kind} | {} | {} | {} | {} | {} / {} / {} |",
             thousands(&f["n"]),
             num(&f["concurrency"], 0),
             num(&f["seconds"], 1),
             thousands(&f["writes_per_second"]),
+            num(&per_write_ms(&cpu["kube-apiserver"], &f["writes"]), 2),
             num(&cpu["kube-apiserver"], 1),
             num(&cpu["etcd"], 1),
             num(&cpu["others"], 1),
+        );
+    }
+
+    let _ = writeln!(s, "\n## Cost of the writes\n");
+    let _ = writeln!(
+        s,
+        "Writes a second from creating the library to every image Ready, against the floors \
+         (16 items at once; a size without a floor of its own is compared with the largest \
+         floor below it, named in brackets). The create + PUT status floor writes the same \
+         payloads without server-side apply: what apply costs the apiserver, a figure, not a \
+         target. CPU ms a write: the process's CPU seconds over the writes the apiserver \
+         counted (the operator's over its own writes).\n"
+    );
+    let _ = writeln!(
+        s,
+        "| N | operator writes/s | floor, apply writes/s | floor, create + status writes/s | apiserver CPU ms a write: operator run / apply floor / create floor | etcd CPU ms a write | operator CPU ms a write |"
+    );
+    let _ = writeln!(s, "|---:|---:|---:|---:|---|---:|---:|");
+    for row in r["sync"].as_array().into_iter().flatten() {
+        let c = &row["cost"];
+        let at = |wps: &Value, n: &Value| -> String {
+            if wps.is_null() {
+                return "-".into();
+            }
+            if n == &row["n"] {
+                thousands(wps)
+            } else {
+                format!("{} (at {})", thousands(wps), thousands(n))
+            }
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} / {} / {} | {} | {} |",
+            thousands(&row["n"]),
+            thousands(&c["operator_writes_per_second"]),
+            at(&c["floor_writes_per_second"], &c["floor_n"]),
+            at(&c["create_floor_writes_per_second"], &c["create_floor_n"]),
+            num(&c["apiserver_cpu_ms_per_write"], 2),
+            num(&c["floor_apiserver_cpu_ms_per_write"], 2),
+            num(&c["create_floor_apiserver_cpu_ms_per_write"], 2),
+            num(&c["etcd_cpu_ms_per_write"], 2),
+            num(&c["operator_cpu_ms_per_write"], 2),
         );
     }
     let _ = writeln!(
@@ -353,6 +579,29 @@ pub(crate) fn markdown(r: &Value) -> String {
     for st in r["startup"].as_array().into_iter().flatten() {
         let state = format!("restarted with {} images present", thousands(&st["images"]));
         memory_row(state, &st["memory"]);
+    }
+
+    let _ = writeln!(
+        s,
+        "\nBytes per image: RSS above the idle RSS of the same phase's process (on its own empty \
+         control plane), over the images present.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| phase | images | state | RSS (MiB) | idle (MiB) | bytes per image |"
+    );
+    let _ = writeln!(s, "|---|---:|---|---:|---:|---:|");
+    for p in r["bytes_per_image"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            p["tag"].as_str().unwrap_or("?"),
+            thousands(&p["images"]),
+            p["state"].as_str().unwrap_or("?"),
+            num(&p["mib"], 1),
+            num(&p["idle_rss_mib"], 1),
+            thousands(&p["bytes_per_image"]),
+        );
     }
 
     let _ = writeln!(s, "\n## Start-up\n");
@@ -404,16 +653,59 @@ pub(crate) fn markdown(r: &Value) -> String {
             num(&lat["p50"], 3),
             num(&lat["p99"], 3),
             thousands(&w["requests_per_second"]),
-            thousands(&json!(
-                w["images"]["virtualMachineImages"].as_f64().unwrap_or(0.0)
-                    + w["images"]["clusterVirtualMachineImages"]
-                        .as_f64()
-                        .unwrap_or(0.0)
-            )),
+            thousands(&json!(indexed(w))),
             thousands(&w["errors"]),
         );
     } else {
         let _ = writeln!(s, "- Webhook: not available.");
+    }
+    for w in r["webhook_more"].as_array().into_iter().flatten() {
+        let lat = &w["latency_ms"];
+        let _ = writeln!(
+            s,
+            "- Webhook with {} images indexed: p50 {} ms, p99 {} ms, {} req/s, {} errors.",
+            thousands(&json!(indexed(w))),
+            num(&lat["p50"], 3),
+            num(&lat["p99"], 3),
+            thousands(&w["requests_per_second"]),
+            thousands(&w["errors"]),
+        );
+    }
+    let open = r["webhook_open_loop"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !open.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nWebhook at a fixed rate (open loop): each request timed from when it was due, so a \
+             stall counts for every request it delayed; beside it, the closed-loop maximum above \
+             (32 workers as fast as the server answers). \"Server alone\": from the actual send. \
+             Load generator and server share the machine's CPUs.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| where | images | rate/s | sent | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | server alone p99 (ms) | pacer late p99 (ms) | errors |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for o in &open {
+            let run = &o["run"];
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                o["where"].as_str().unwrap_or("?"),
+                thousands(&o["images"]),
+                thousands(&run["rate"]),
+                thousands(&run["sent"]),
+                num(&run["latency_ms"]["p50"], 3),
+                num(&run["latency_ms"]["p99"], 3),
+                num(&run["latency_ms"]["p999"], 3),
+                num(&run["latency_ms"]["max"], 3),
+                num(&run["service_ms"]["p99"], 3),
+                num(&run["pacer_lag_ms"]["p99"], 3),
+                thousands(&run["errors"]),
+            );
+        }
     }
     let o = &r["ovf_parse"];
     if o.is_object() {

@@ -14,6 +14,7 @@ use crate::library::*;
 use crate::probes::count::*;
 use crate::probes::metrics::*;
 use crate::probes::proc::*;
+use crate::probes::webhook::webhook_probe;
 use crate::process::*;
 use crate::report::num;
 
@@ -28,7 +29,7 @@ pub(crate) async fn operator_phase(args: &Args) -> Value {
     let version = client.apiserver_version().await.map(|v| v.git_version).ok();
     let cert_dir = bench_dir().join(format!("pki-{}", args.tag));
     std::fs::create_dir_all(&cert_dir).expect("create cert dir");
-    webhook::TestPki::generate(&cert_dir);
+    let pki = webhook::TestPki::generate(&cert_dir);
     let log_dir = bench_dir().join("logs");
     std::fs::create_dir_all(&log_dir).expect("create log dir");
     let libraries: Vec<Library> = args.sizes.iter().map(|&n| prepare_library(n)).collect();
@@ -61,7 +62,8 @@ pub(crate) async fn operator_phase(args: &Args) -> Value {
 
     let mut runs = Vec::new();
     for lib in &libraries {
-        runs.push(sync_run(&client, &mut op, &http, lib).await);
+        let timeout = args.sync_timeout.unwrap_or_else(|| timeout_for(lib.n));
+        runs.push(sync_run(&client, &mut op, &http, lib, timeout).await);
     }
     let images: usize = runs
         .iter()
@@ -69,6 +71,22 @@ pub(crate) async fn operator_phase(args: &Args) -> Value {
         .sum();
     let loaded = json!({ "images": images, "memory": memory(op.pid()) });
     eprintln!("[bench] with {images} images: {loaded}");
+    // After the memory reading, so the probe's connections are not in it.
+    let webhook = if args.webhook_rates.is_empty() {
+        None
+    } else {
+        Some(
+            webhook_probe(
+                &client,
+                &op,
+                &pki.ca_pem,
+                images,
+                &args.webhook_rates,
+                args.webhook_seconds,
+            )
+            .await,
+        )
+    };
 
     let startup = if args.startup {
         // The new process starts once the old one is gone, as a pod restart does.
@@ -80,7 +98,8 @@ pub(crate) async fn operator_phase(args: &Args) -> Value {
             &cert_dir,
             log_dir.join(format!("operator-{}-restart.log", args.tag)),
         );
-        let mut result = startup_run(&mut restarted, &http, libraries.len(), images).await;
+        let timeout = timeout_for(images).min(args.sync_timeout.unwrap_or(Duration::MAX));
+        let mut result = startup_run(&mut restarted, &http, libraries.len(), images, timeout).await;
         result["previous_stop_seconds"] = json!(secs(stop));
         result["previous_exit_clean"] = json!(clean);
         let _ = restarted.terminate().await;
@@ -96,10 +115,12 @@ pub(crate) async fn operator_phase(args: &Args) -> Value {
         "kubernetes": version,
         "machine": machine(),
         "binary": args.binary,
+        "features": args.operator_features,
         "flags": "run --sync-interval 1h --log-level info, webhook serving (its index holds every image), default --concurrency 16",
         "idle": idle,
         "runs": runs,
         "loaded": loaded,
+        "webhook": webhook,
         "startup": startup,
     })
 }
@@ -110,6 +131,7 @@ pub(crate) async fn sync_run(
     op: &mut Operator,
     http: &reqwest::Client,
     lib: &Library,
+    timeout: Duration,
 ) -> Value {
     let n = lib.n;
     let ns = namespaces::test_namespace(client, &format!("bench-n{n}")).await;
@@ -132,7 +154,6 @@ pub(crate) async fn sync_run(
     let requests_before = apiserver_requests(client).await;
     let cpu_before = cpu_snapshot(Some(op.pid()));
     let load_before = loadavg();
-    let timeout = timeout_for(n);
     eprintln!("[bench] operator N={n}: creating the library (namespace {ns}, timeout {timeout:?})");
     let started = Instant::now();
     apply_library(client, &ns, lib).await;
@@ -236,8 +257,9 @@ pub(crate) async fn startup_run(
     http: &reqwest::Client,
     libraries: usize,
     images: usize,
+    timeout: Duration,
 ) -> Value {
-    let deadline = op.spawned + timeout_for(images);
+    let deadline = op.spawned + timeout;
     let (mut readyz, mut first, mut synced, mut imaged) = (None, None, None, None);
     let mut last_started = -1.0;
     let mut last_change = op.spawned;
