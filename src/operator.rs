@@ -137,7 +137,14 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
     ));
 
     match &config.leader_election {
-        None => run_controllers(ctx, shutdown.clone()).await,
+        None => {
+            let controllers = run_controllers(ctx, shutdown.clone());
+            tokio::pin!(controllers);
+            tokio::select! {
+                _ = &mut controllers => {}
+                _ = shutdown.wait() => stop_within(controllers).await,
+            }
+        }
         Some(election) => {
             lead_when_elected(ctx, election, &config.instance, shutdown.clone()).await?
         }
@@ -195,11 +202,11 @@ async fn lead_when_elected(
             _ = stop_on_loss => {
                 tracing::warn!(identity, "lost leadership: stopping controllers");
                 let _ = stop_controllers.send(true);
-                controllers.await;
+                stop_within(controllers).await;
             }
             _ = shutdown.wait() => {
                 let _ = stop_controllers.send(true);
-                controllers.await;
+                stop_within(controllers).await;
                 break;
             }
         }
@@ -278,6 +285,21 @@ async fn released(leases: &Api<Lease>, name: &str, armed: &AtomicBool) {
         } else if armed.load(Ordering::SeqCst) {
             return;
         }
+    }
+}
+
+/// How long the controllers get to finish their running reconciles once told to stop. A
+/// reconcile may wait for a store that its stopped watch will never fill (a sync that began just
+/// before the stop waits for the item store): past this it is dropped, as reconciles are
+/// idempotent, so a stop always ends (and the Lease is released) in time.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+async fn stop_within(controllers: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(STOP_GRACE, controllers).await.is_err() {
+        tracing::warn!(
+            grace = ?STOP_GRACE,
+            "controllers did not stop in time; their running reconciles are dropped"
+        );
     }
 }
 

@@ -88,6 +88,16 @@ impl Vcsim {
         }
     }
 
+    /// Creates a local content library on vcsim's datastore; returns its id.
+    pub fn create_library(&self, name: &str) -> String {
+        self.govc(&[
+            "library.create",
+            "-ds",
+            self.var("VMI_VCSIM_DATASTORE"),
+            name,
+        ])
+    }
+
     pub fn govc(&self, args: &[&str]) -> String {
         let mut cmd = wrapped(&self.wrap, self.var("VMI_GOVC"));
         cmd.args(args);

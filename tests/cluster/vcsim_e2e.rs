@@ -38,12 +38,7 @@ async fn a_vcenter_library_becomes_items_and_images() {
     let _alone = operator::one_operator_test();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = Vcsim::start();
-    let library_id = sim.govc(&[
-        "library.create",
-        "-ds",
-        sim.var("VMI_VCSIM_DATASTORE"),
-        "images",
-    ]);
+    let library_id = sim.create_library("images");
     let work = tempfile::tempdir().unwrap();
     let seed = std::fs::read_to_string(repo_root().join("tests/data/photon-5.0.ovf")).unwrap();
     let photon = template(work.path(), "Photon OS 5.0", &seed, "photon-disk1.vmdk");

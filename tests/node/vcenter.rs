@@ -32,12 +32,7 @@ pub fn vcsim_library(node: &Node, f: &mut Figures) -> R {
         "exec".to_string(),
     ];
     let sim = Vcsim::start_in(&wrap, NODE_IP);
-    let library_id = sim.govc(&[
-        "library.create",
-        "-ds",
-        sim.var("VMI_VCSIM_DATASTORE"),
-        "vc-images",
-    ]);
+    let library_id = sim.create_library("vc-images");
     let work = node.dir.join("vcsim-templates");
     let _ = std::fs::remove_dir_all(&work);
     for name in NAMES {

@@ -45,12 +45,7 @@ fn path_str(p: &Path) -> &str {
 #[tokio::test]
 async fn lists_fetches_and_follows_changes() {
     let sim = Vcsim::start();
-    let library_id = sim.govc(&[
-        "library.create",
-        "-ds",
-        sim.var("VMI_VCSIM_DATASTORE"),
-        "images",
-    ]);
+    let library_id = sim.create_library("images");
     let (_photon, photon_ovf) = photon_dir(&photon_fixture());
     sim.govc(&["library.import", "images", path_str(&photon_ovf)]);
     sim.govc(&["library.import", "images", &ova_path()]);
@@ -127,12 +122,7 @@ async fn lists_fetches_and_follows_changes() {
 #[tokio::test]
 async fn wrong_password_is_an_auth_error_without_the_password() {
     let sim = Vcsim::start();
-    let library_id = sim.govc(&[
-        "library.create",
-        "-ds",
-        sim.var("VMI_VCSIM_DATASTORE"),
-        "images",
-    ]);
+    let library_id = sim.create_library("images");
     let mut config = sim.config();
     let right = config.password.clone();
     config.password = "not-the-password-0xC0FFEE".into();
@@ -150,12 +140,7 @@ async fn wrong_password_is_an_auth_error_without_the_password() {
 #[tokio::test]
 async fn tls_is_verified_unless_told_otherwise() {
     let sim = Vcsim::start();
-    let library_id = sim.govc(&[
-        "library.create",
-        "-ds",
-        sim.var("VMI_VCSIM_DATASTORE"),
-        "images",
-    ]);
+    let library_id = sim.create_library("images");
 
     // vcsim's certificate is signed by the test CA, which the system does not trust.
     let mut config = sim.config();
@@ -226,12 +211,7 @@ async fn tls_is_verified_unless_told_otherwise() {
 async fn lists_many_items() {
     const N: usize = 300;
     let sim = Vcsim::start();
-    let library_id = sim.govc(&[
-        "library.create",
-        "-ds",
-        sim.var("VMI_VCSIM_DATASTORE"),
-        "many",
-    ]);
+    let library_id = sim.create_library("many");
     let ca =
         reqwest::Certificate::from_pem(&std::fs::read(sim.var("VMI_VCSIM_CA")).unwrap()).unwrap();
     let http = reqwest::Client::builder()

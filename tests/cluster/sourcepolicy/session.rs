@@ -86,12 +86,7 @@ fn assert_unchanged(now: &Snapshot, before: &Snapshot, when: &str) {
 async fn a_vcenter_session_that_ends_mid_sync_is_renewed_and_deletes_nothing() {
     let _alone = operator::one_operator_test();
     let sim = Vcsim::start();
-    let library_id = sim.govc(&[
-        "library.create",
-        "-ds",
-        sim.var("VMI_VCSIM_DATASTORE"),
-        "images",
-    ]);
+    let library_id = sim.create_library("images");
     let work = tempfile::tempdir().unwrap();
     let seed = std::fs::read_to_string(repo_root().join("tests/data/photon-5.0.ovf")).unwrap();
     std::fs::write(work.path().join("photon-disk1.vmdk"), vec![0u8; 4096]).unwrap();
