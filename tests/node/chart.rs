@@ -8,15 +8,20 @@ use crate::{DEPLOYMENT, Figures, LEASE, NS, Node, R, ensure, wait_for};
 
 pub const WEBHOOK_NS: &str = "node-e2e";
 
-/// The names of the Deployment's pods that are Ready (not terminating).
-pub fn ready_pods(node: &Node) -> R<Vec<String>> {
-    let pods = node.get(&[
+/// The Deployment's pods, as `kubectl get -o json` lists them.
+pub fn manager_pods(node: &Node) -> R<Value> {
+    node.get(&[
         "pods",
         "-n",
         NS,
         "-l",
         "app.kubernetes.io/component=controller-manager",
-    ])?;
+    ])
+}
+
+/// The names of the Deployment's pods that are Ready (not terminating).
+pub fn ready_pods(node: &Node) -> R<Vec<String>> {
+    let pods = manager_pods(node)?;
     Ok(items(&pods)
         .iter()
         .filter(|p| p["metadata"]["deletionTimestamp"].is_null())

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::chart::{items, lease_holder, ready_pods, vm_yaml};
+use crate::chart::{items, lease_holder, manager_pods, ready_pods, vm_yaml};
 use crate::sync::{images, publish, ready_count};
 use crate::{Figures, IMAGE_REPO, NS, Node, R, ROOT, ensure, wait_for};
 
@@ -31,13 +31,7 @@ fn snapshot(node: &Node) -> R<BTreeMap<String, (String, String)>> {
 
 /// The images of the Deployment's pods that are not terminating, and whether any is terminating.
 fn pod_images(node: &Node) -> R<(Vec<String>, bool)> {
-    let pods = node.get(&[
-        "pods",
-        "-n",
-        NS,
-        "-l",
-        "app.kubernetes.io/component=controller-manager",
-    ])?;
+    let pods = manager_pods(node)?;
     let mut imgs = Vec::new();
     let mut terminating = false;
     for p in items(&pods) {

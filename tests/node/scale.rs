@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vmi_test_support::library::LibraryWriter;
 
-use crate::chart::{items, lease_holder};
+use crate::chart::{items, lease_holder, manager_pods};
 use crate::{Figures, Guard, NODE_IP, NS, Node, R, RELEASE, ROOT, ensure};
 
 const N: usize = 5_000;
@@ -263,13 +263,7 @@ pub fn five_thousand_images(node: &Node, f: &mut Figures) -> R {
         .to_string();
     let limit = quantity(&limit_q)?;
     let leader = lease_holder(node)?;
-    let pods = node.get(&[
-        "pods",
-        "-n",
-        NS,
-        "-l",
-        "app.kubernetes.io/component=controller-manager",
-    ])?;
+    let pods = manager_pods(node)?;
     let mut leader_seen = false;
     for pod in items(&pods) {
         let name = pod["metadata"]["name"].as_str().unwrap_or_default();
