@@ -78,6 +78,7 @@ pub async fn run<R: Reconciler>(
 ) {
     let name = reconciler.name().to_string();
     controller
+        .trigger_backoff(crate::stores::NoTriggerBackoff)
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<R>, error_policy::<R>, reconciler)
         .for_each(|result| {

@@ -74,6 +74,27 @@ impl kube::runtime::utils::Backoff for WatchBackoff {
     }
 }
 
+/// The backoff of a controller's merged trigger stream: none, as each watch in it already
+/// backs off on its own ([`WatchBackoff`]). kube's default there (0.8 s doubling to 30 s with
+/// jitter, kept for 120 s) pauses every watch of the controller at once, for up to a minute,
+/// whenever any of them fails: after an apiserver restart the item watch waited behind the
+/// image watch's errors until its relist came minutes late.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoTriggerBackoff;
+
+impl Iterator for NoTriggerBackoff {
+    type Item = Duration;
+
+    // Never `None`: that would end the trigger stream, and with it the controller.
+    fn next(&mut self) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
+}
+
+impl kube::runtime::utils::Backoff for NoTriggerBackoff {
+    fn reset(&mut self) {}
+}
+
 /// Told of an object a watch cannot decode (once per version of it), with its reference and
 /// why: the controller warns in an event and the log, and the object stays out of the store.
 pub type OnInvalid = Arc<dyn Fn(ObjectReference, String) + Send + Sync>;
@@ -321,5 +342,11 @@ mod tests {
         assert_eq!(delays, [500, 1000, 2000, 4000, 5000, 5000]);
         b.reset();
         assert_eq!(b.next(), Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn triggers_never_wait_and_never_end() {
+        let delays: Vec<_> = NoTriggerBackoff.take(100).collect();
+        assert_eq!(delays, vec![Duration::ZERO; 100]);
     }
 }
