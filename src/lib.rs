@@ -13,6 +13,7 @@ pub mod operator;
 pub mod ovf;
 pub mod publish;
 pub mod reconciler;
+pub mod runtime;
 pub mod source;
 pub mod stores;
 pub mod sync;

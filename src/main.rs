@@ -19,7 +19,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(e) => return fail(1, &e),
             };
-            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+            let runtime = vmi_operator::runtime::build().expect("tokio runtime");
             match runtime.block_on(vmi_operator::operator::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(1, &e.to_string()),

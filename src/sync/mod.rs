@@ -10,6 +10,7 @@ pub mod plan;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use kube::ResourceExt;
 use kube::api::{DeleteParams, ObjectMeta};
@@ -241,29 +242,32 @@ impl<L: LibraryKind> SyncReconciler<L> {
         let ctx = &self.ctx;
         let name = lib.name_any();
         let namespace = lib.namespace();
-        let existing: Vec<Arc<L::Item>> = self
+        let existing: Vec<_> = self
             .items
             .state()
             .into_iter()
             .filter(|i| i.namespace() == namespace && i.library_label() == Some(name.as_str()))
-            .map(|i| i.unpack().map(Arc::new))
-            .collect::<Result<_, _>>()
-            .map_err(SyncError::StoreDecode)?;
+            .collect();
         let owner = lib.controller_owner_ref(&());
         let owner_uid = owner.as_ref().map(|o| o.uid.clone());
-        let plan = plan::plan(
+        let mut plan = plan::plan(
             items,
             &existing,
             &name,
             owner_uid.as_deref(),
             &now_rfc3339(),
-        );
+        )
+        .map_err(SyncError::StoreDecode)?;
         for (item, why) in &plan.skipped {
             tracing::debug!(item = %item, why = %why, "item skipped");
         }
         let api = L::Item::api(ctx.client.clone(), namespace.as_deref());
         let labels = plan::item_labels(&name);
-        let writes = plan.apply.iter().map(|desired| {
+        // Each write's future is made when a slot frees: made up front, the futures of a
+        // 10,000-item first sync held tens of megabytes. They own what they write (a lazy
+        // stream of futures that borrow is not Send for every lifetime).
+        let (applied, deleted) = (plan.apply.len(), plan.delete.len());
+        let writes = futures::stream::iter(std::mem::take(&mut plan.apply)).map(|desired| {
             let api = api.clone();
             let meta = ObjectMeta {
                 name: Some(desired.name.clone()),
@@ -272,7 +276,7 @@ impl<L: LibraryKind> SyncReconciler<L> {
                 ..Default::default()
             };
             let name = name.clone();
-            async move {
+            let write: BoxFuture<'static, Result<u64, kube::Error>> = Box::pin(async move {
                 let mut count = 0;
                 if desired.write_object {
                     let object = L::Item::new_item(meta, &desired.uuid, &name, None);
@@ -280,38 +284,35 @@ impl<L: LibraryKind> SyncReconciler<L> {
                     count += 1;
                 }
                 write::apply_status(&api, &desired.name, FIELD_MANAGER, &desired.status).await?;
-                Ok::<u64, kube::Error>(count + 1)
-            }
+                Ok(count + 1)
+            });
+            write
         });
-        // Collected first: a lazy iterator of these futures is not Send for every lifetime.
-        let writes: Vec<_> = writes.collect();
-        let deletes = plan.delete.iter().map(|gone| {
+        let deletes = futures::stream::iter(std::mem::take(&mut plan.delete)).map(|gone| {
             let api = api.clone();
-            async move {
-                match api.delete(gone, &DeleteParams::background()).await {
+            let delete: BoxFuture<'static, Result<u64, kube::Error>> = Box::pin(async move {
+                match api.delete(&gone, &DeleteParams::background()).await {
                     Ok(_) => Ok(1),
                     Err(kube::Error::Api(s)) if s.code == 404 => Ok(0),
                     Err(e) => Err(e),
                 }
-            }
+            });
+            delete
         });
-        let deletes: Vec<_> = deletes.collect();
-        let written: Vec<u64> = futures::stream::iter(writes)
+        let sum = |total: u64, n: u64| futures::future::ready(Ok(total + n));
+        let written = writes
             .buffer_unordered(ctx.settings.write_concurrency)
-            .try_collect()
+            .try_fold(0, sum)
             .await?;
-        let deleted: Vec<u64> = futures::stream::iter(deletes)
+        let removed = deletes
             .buffer_unordered(ctx.settings.write_concurrency)
-            .try_collect()
+            .try_fold(0, sum)
             .await?;
-        ctx.metrics.wrote(
-            &self.name,
-            written.iter().sum::<u64>() + deleted.iter().sum::<u64>(),
-        );
-        if !plan.apply.is_empty() || !plan.delete.is_empty() {
+        ctx.metrics.wrote(&self.name, written + removed);
+        if applied > 0 || deleted > 0 {
             tracing::info!(
-                applied = plan.apply.len(),
-                deleted = plan.delete.len(),
+                applied,
+                deleted,
                 unchanged = plan.unchanged,
                 skipped = plan.skipped.len(),
                 "library items updated"

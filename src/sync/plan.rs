@@ -13,6 +13,7 @@ use crate::api::{
 };
 use crate::kinds::ItemKind;
 use crate::source::ItemInfo;
+use crate::stores::Holds;
 use crate::vmi_id;
 
 /// One item resource to create or update.
@@ -155,14 +156,18 @@ fn object_is_current<I: ItemKind>(
 
 /// Plans a sync of `library` (the library resource's name) from a successful listing.
 /// `existing` are the item resources that carry the library's label.
-pub fn plan<I: ItemKind>(
+///
+/// Existing items are decoded one at a time (the store holds them packed): decoding a library's
+/// every item up front cost a 10,000-item library some 30 MB for the length of each sync. An
+/// item that no longer decodes is an error.
+pub fn plan<I: ItemKind, P: Holds<I>>(
     listing: &[ItemInfo],
-    existing: &[std::sync::Arc<I>],
+    existing: &[std::sync::Arc<P>],
     library: &str,
     owner_uid: Option<&str>,
     now: &str,
-) -> SyncPlan {
-    let by_name: BTreeMap<String, &I> = existing
+) -> Result<SyncPlan, serde_json::Error> {
+    let by_name: BTreeMap<String, &P> = existing
         .iter()
         .map(|i| (i.name_any(), i.as_ref()))
         .collect();
@@ -188,7 +193,8 @@ pub fn plan<I: ItemKind>(
                 .push((info.name.clone(), format!("duplicate item id {}", info.id)));
             continue;
         }
-        let current = by_name.get(&name).copied();
+        let current = by_name.get(&name).map(|p| p.object()).transpose()?;
+        let current = current.as_deref();
         let status = item_status(info, type_, current.and_then(|c| c.item_status()), now);
         let write_object =
             !current.is_some_and(|c| object_is_current(c, &info.id, library, owner_uid));
@@ -208,7 +214,7 @@ pub fn plan<I: ItemKind>(
         .filter(|n| !wanted.contains(*n))
         .cloned()
         .collect();
-    plan
+    Ok(plan)
 }
 
 #[cfg(test)]
@@ -253,28 +259,29 @@ mod tests {
             .collect()
     }
 
+    const NONE: &[Arc<ContentLibraryItem>] = &[];
     const A: &str = "e1968c25-dd84-4506-8dc7-9beacb6b688e";
     const B: &str = "11111111-2222-3333-4444-555555555555";
 
     #[test]
     fn new_items_are_applied_then_unchanged_ones_are_not() {
         let listing = vec![info(A, "Photon OS 5.0", "1"), info(B, "Ubuntu", "3")];
-        let first = plan::<ContentLibraryItem>(&listing, &[], lib(), None, "2026-01-01T00:00:00Z");
+        let first = plan(&listing, NONE, lib(), None, "2026-01-01T00:00:00Z").unwrap();
         assert_eq!(first.apply.len(), 2);
         assert_eq!(first.apply[0].name, "clitem-0a0044d7c690bcbea");
         assert!(first.delete.is_empty());
 
         let existing = existing_from(&first);
-        let second = plan(&listing, &existing, lib(), None, "2026-01-02T00:00:00Z");
+        let second = plan(&listing, &existing, lib(), None, "2026-01-02T00:00:00Z").unwrap();
         assert_eq!(second.apply, vec![]);
         assert_eq!(second.unchanged, 2);
     }
 
     #[test]
     fn a_changed_content_version_is_applied_with_a_new_sync_time() {
-        let first = plan::<ContentLibraryItem>(&[info(A, "Photon", "1")], &[], lib(), None, "t1");
+        let first = plan(&[info(A, "Photon", "1")], NONE, lib(), None, "t1").unwrap();
         let existing = existing_from(&first);
-        let second = plan(&[info(A, "Photon", "2")], &existing, lib(), None, "t2");
+        let second = plan(&[info(A, "Photon", "2")], &existing, lib(), None, "t2").unwrap();
         assert_eq!(second.apply.len(), 1);
         assert!(!second.apply[0].write_object, "only the status changed");
         assert_eq!(second.apply[0].status.content_version.as_deref(), Some("2"));
@@ -282,16 +289,45 @@ mod tests {
     }
 
     #[test]
-    fn items_gone_from_the_listing_are_deleted() {
-        let first = plan::<ContentLibraryItem>(
+    fn packed_items_plan_as_decoded_ones_and_a_damaged_one_is_an_error() {
+        use crate::stores::Packed;
+        let first = plan(
             &[info(A, "a", "1"), info(B, "b", "1")],
-            &[],
+            NONE,
             lib(),
             None,
             "t",
-        );
+        )
+        .unwrap();
         let existing = existing_from(&first);
-        let second = plan(&[info(B, "b", "1")], &existing, lib(), None, "t");
+        let packed: Vec<_> = existing
+            .iter()
+            .map(|i| Arc::new(Packed::pack(i.as_ref().clone())))
+            .collect();
+        let listing = [info(A, "a", "2")];
+        let decoded = plan(&listing, &existing, lib(), None, "t2").unwrap();
+        assert_eq!(plan(&listing, &packed, lib(), None, "t2").unwrap(), decoded);
+        assert_eq!((decoded.apply.len(), decoded.delete.len()), (1, 1));
+
+        let damaged: Vec<_> = packed
+            .iter()
+            .map(|p| Arc::new(Packed::<ContentLibraryItem>::damaged(p)))
+            .collect();
+        assert!(plan(&listing, &damaged, lib(), None, "t2").is_err());
+    }
+
+    #[test]
+    fn items_gone_from_the_listing_are_deleted() {
+        let first = plan(
+            &[info(A, "a", "1"), info(B, "b", "1")],
+            NONE,
+            lib(),
+            None,
+            "t",
+        )
+        .unwrap();
+        let existing = existing_from(&first);
+        let second = plan(&[info(B, "b", "1")], &existing, lib(), None, "t").unwrap();
         assert_eq!(second.delete, vec!["clitem-0a0044d7c690bcbea".to_string()]);
     }
 
@@ -305,7 +341,7 @@ mod tests {
             info(B, "b", "1"),
             info(B, "b again", "1"),
         ];
-        let p = plan::<ContentLibraryItem>(&listing, &[], lib(), None, "t");
+        let p = plan(&listing, NONE, lib(), None, "t").unwrap();
         assert_eq!(p.apply.len(), 1);
         assert_eq!(p.skipped.len(), 3);
     }
@@ -315,7 +351,7 @@ mod tests {
         let mut bad = info(A, "a", "1");
         bad.security_compliance = false;
         bad.security_message = Some("manifest digest mismatch for disk.vmdk".into());
-        let p = plan::<ContentLibraryItem>(&[bad], &[], lib(), None, "t");
+        let p = plan(&[bad], NONE, lib(), None, "t").unwrap();
         let status = &p.apply[0].status;
         assert_eq!(status.security_compliance, Some(false));
         assert!(status.conditions[0].message.contains("disk.vmdk"));
@@ -325,7 +361,7 @@ mod tests {
     /// image controller's conditions as it found them, and changes only Ready.
     #[test]
     fn other_conditions_of_an_item_are_kept() {
-        let first = plan::<ContentLibraryItem>(&[info(A, "a", "1")], &[], lib(), None, "t");
+        let first = plan(&[info(A, "a", "1")], NONE, lib(), None, "t").unwrap();
         let mut existing = existing_from(&first);
         let conflict = Condition::new(
             "VirtualMachineImageConflict",
@@ -339,7 +375,7 @@ mod tests {
             .unwrap()
             .conditions
             .push(conflict.clone());
-        let second = plan(&[info(A, "a", "2")], &existing, lib(), None, "t2");
+        let second = plan(&[info(A, "a", "2")], &existing, lib(), None, "t2").unwrap();
         let conditions = &second.apply[0].status.conditions;
         assert_eq!(conditions.len(), 2);
         assert_eq!(conditions[1], conflict);
@@ -354,7 +390,7 @@ mod tests {
             cached: true,
             version: String::new(),
         }];
-        let p = plan::<ContentLibraryItem>(&[item], &[], lib(), None, "t");
+        let p = plan(&[item], NONE, lib(), None, "t").unwrap();
         let file = &p.apply[0].status.file_info[0];
         assert_eq!(file.size_in_bytes, Some(Quantity("4096".into())));
         assert_eq!(
