@@ -240,6 +240,11 @@ mod tests {
         "lib"
     }
 
+    /// The items a first sync of `listing` leaves.
+    fn synced(listing: &[ItemInfo], now: &str) -> Vec<Arc<ContentLibraryItem>> {
+        existing_from(&plan(listing, NONE, lib(), None, now).unwrap())
+    }
+
     fn existing_from(plan: &SyncPlan) -> Vec<Arc<ContentLibraryItem>> {
         plan.apply
             .iter()
@@ -279,8 +284,7 @@ mod tests {
 
     #[test]
     fn a_changed_content_version_is_applied_with_a_new_sync_time() {
-        let first = plan(&[info(A, "Photon", "1")], NONE, lib(), None, "t1").unwrap();
-        let existing = existing_from(&first);
+        let existing = synced(&[info(A, "Photon", "1")], "t1");
         let second = plan(&[info(A, "Photon", "2")], &existing, lib(), None, "t2").unwrap();
         assert_eq!(second.apply.len(), 1);
         assert!(!second.apply[0].write_object, "only the status changed");
@@ -291,15 +295,7 @@ mod tests {
     #[test]
     fn packed_items_plan_as_decoded_ones_and_a_damaged_one_is_an_error() {
         use crate::stores::Packed;
-        let first = plan(
-            &[info(A, "a", "1"), info(B, "b", "1")],
-            NONE,
-            lib(),
-            None,
-            "t",
-        )
-        .unwrap();
-        let existing = existing_from(&first);
+        let existing = synced(&[info(A, "a", "1"), info(B, "b", "1")], "t");
         let packed: Vec<_> = existing
             .iter()
             .map(|i| Arc::new(Packed::pack(i.as_ref().clone())))
@@ -318,15 +314,7 @@ mod tests {
 
     #[test]
     fn items_gone_from_the_listing_are_deleted() {
-        let first = plan(
-            &[info(A, "a", "1"), info(B, "b", "1")],
-            NONE,
-            lib(),
-            None,
-            "t",
-        )
-        .unwrap();
-        let existing = existing_from(&first);
+        let existing = synced(&[info(A, "a", "1"), info(B, "b", "1")], "t");
         let second = plan(&[info(B, "b", "1")], &existing, lib(), None, "t").unwrap();
         assert_eq!(second.delete, vec!["clitem-0a0044d7c690bcbea".to_string()]);
     }
@@ -361,8 +349,7 @@ mod tests {
     /// image controller's conditions as it found them, and changes only Ready.
     #[test]
     fn other_conditions_of_an_item_are_kept() {
-        let first = plan(&[info(A, "a", "1")], NONE, lib(), None, "t").unwrap();
-        let mut existing = existing_from(&first);
+        let mut existing = synced(&[info(A, "a", "1")], "t");
         let conflict = Condition::new(
             "VirtualMachineImageConflict",
             ConditionStatus::True,
