@@ -25,19 +25,22 @@ pub fn ready_pods(node: &Node) -> R<Vec<String>> {
     Ok(items(&pods)
         .iter()
         .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
-        .filter(|p| {
-            p["status"]["conditions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
+        .filter(|p| is_ready(p))
         .filter_map(|p| p["metadata"]["name"].as_str().map(String::from))
         .collect())
 }
 
 pub fn items(list: &Value) -> Vec<Value> {
     list["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Whether an object's `Ready` condition is `True` (pods and images alike).
+pub fn is_ready(object: &Value) -> bool {
+    object["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
 pub fn lease_holder(node: &Node) -> R<String> {

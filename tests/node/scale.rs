@@ -12,7 +12,7 @@ use serde_json::Value;
 use vmi_test_support::library::LibraryWriter;
 
 use crate::chart::{items, lease_holder, manager_pods};
-use crate::{Figures, Guard, NODE_IP, NS, Node, R, RELEASE, ROOT, ensure};
+use crate::{Figures, Guard, NS, Node, R, RELEASE, ROOT, ensure};
 
 const N: usize = 5_000;
 const SCALE_NS: &str = "node-scale";
@@ -208,34 +208,7 @@ pub fn five_thousand_images(node: &Node, f: &mut Figures) -> R {
         &Path::new(ROOT).join("tests/data/photon-5.0.ovf"),
     );
     lib.write();
-    let _server = node.spawn(
-        &[
-            "python3",
-            "-m",
-            "http.server",
-            &PORT.to_string(),
-            "--bind",
-            NODE_IP,
-        ],
-        &dir,
-        &node.dir.join("logs/scale-http.log"),
-    )?;
-    let url = format!("http://{NODE_IP}:{PORT}/lib.json");
-    crate::wait_for("the scale library server", Duration::from_secs(20), || {
-        Ok(node
-            .script(&[
-                "exec",
-                "curl",
-                "-fsS",
-                "--max-time",
-                "2",
-                "-o",
-                "/dev/null",
-                &url,
-            ])
-            .ok()
-            .map(|_| ()))
-    })?;
+    let (_server, url) = crate::sync::serve_library(node, &dir, PORT, "scale-http.log")?;
 
     let t = Instant::now();
     node.apply(&format!(

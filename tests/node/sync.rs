@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::chart::{WEBHOOK_NS, items, vm_yaml};
-use crate::{Figures, NODE_IP, Node, R, ROOT, ensure, run, wait_for};
+use crate::chart::{WEBHOOK_NS, is_ready, items, vm_yaml};
+use crate::{Figures, Guard, NODE_IP, Node, R, ROOT, ensure, run, wait_for};
 
 pub const LIBRARY_ID: &str = "6f1a9a46-0c2b-4c1e-9d0a-1f5c3c1e0a0e";
 const PORT: u16 = 8000;
@@ -42,16 +42,41 @@ pub fn images(node: &Node) -> R<Vec<Value>> {
 }
 
 pub fn ready_count(node: &Node) -> R<usize> {
-    Ok(images(node)?
-        .iter()
-        .filter(|i| {
-            i["status"]["conditions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
-        .count())
+    Ok(images(node)?.iter().filter(|i| is_ready(i)).count())
+}
+
+/// Serves `dir` over HTTP on the node IP at `port`, inside the node's network namespace, and
+/// waits until its lib.json answers. Returns the server and that URL.
+pub fn serve_library(node: &Node, dir: &Path, port: u16, log: &str) -> R<(Guard, String)> {
+    let server = node.spawn(
+        &[
+            "python3",
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            NODE_IP,
+        ],
+        dir,
+        &node.dir.join("logs").join(log),
+    )?;
+    let url = format!("http://{NODE_IP}:{port}/lib.json");
+    wait_for("the library server", Duration::from_secs(20), || {
+        Ok(node
+            .script(&[
+                "exec",
+                "curl",
+                "-fsS",
+                "--max-time",
+                "2",
+                "-o",
+                "/dev/null",
+                &url,
+            ])
+            .ok()
+            .map(|_| ()))
+    })?;
+    Ok((server, url))
 }
 
 pub fn published_library(node: &Node, f: &mut Figures) -> R {
@@ -59,26 +84,8 @@ pub fn published_library(node: &Node, f: &mut Figures) -> R {
     let _ = std::fs::remove_dir_all(library_dir(node));
     publish(node, &names)?;
     // The server lives in the node's network namespace: hack/node.sh down kills it with the rest.
-    let server = node.spawn(
-        &[
-            "python3",
-            "-m",
-            "http.server",
-            &PORT.to_string(),
-            "--bind",
-            NODE_IP,
-        ],
-        &library_dir(node),
-        &node.dir.join("logs/library-http.log"),
-    )?;
+    let (server, url) = serve_library(node, &library_dir(node), PORT, "library-http.log")?;
     std::mem::forget(server);
-    let url = format!("http://{NODE_IP}:{PORT}/lib.json");
-    wait_for("the library server", Duration::from_secs(20), || {
-        Ok(node
-            .script(&["exec", "curl", "-fsS", "--max-time", "2", &url])
-            .ok()
-            .map(|_| ()))
-    })?;
     let t = std::time::Instant::now();
     node.apply(&format!(
         "apiVersion: imageregistry.vmware.com/v1alpha2\nkind: ContentLibrary\nmetadata: {{name: node-images, namespace: {WEBHOOK_NS}}}\nspec: {{id: {LIBRARY_ID}, source: \"{url}\"}}\n"

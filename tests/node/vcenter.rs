@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use vmi_test_support::vcsim::Vcsim;
 
-use crate::chart::items;
+use crate::chart::{is_ready, items};
 use crate::{Figures, NODE_IP, NS, Node, R, ROOT, ensure, wait_for};
 
 const VC_NS: &str = "node-vcenter";
@@ -91,13 +91,7 @@ pub fn vcsim_library(node: &Node, f: &mut Figures) -> R {
             let images = items(&node.get(&["vmi", "-n", VC_NS])?);
             let mut ready: Vec<String> = images
                 .iter()
-                .filter(|i| {
-                    i["status"]["conditions"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                })
+                .filter(|i| is_ready(i))
                 .filter_map(|i| i["status"]["name"].as_str().map(String::from))
                 .collect();
             ready.sort();
