@@ -9,14 +9,22 @@ use vmi_operator::cli::{Cli, Command, LogFormat, OutputFormat, inspect_document,
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[cfg(all(target_env = "gnu", not(feature = "mimalloc")))]
+#[cfg(all(
+    target_env = "gnu",
+    not(feature = "mimalloc"),
+    not(feature = "system-allocator")
+))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's settings, read at its start: one arena (this process's allocations are not
 /// contended), freed pages returned within a second by a background thread rather than kept
 /// for the next burst. Measured over 10,000 images (docs/benchmarks.md).
-#[cfg(all(target_env = "gnu", not(feature = "mimalloc")))]
+#[cfg(all(
+    target_env = "gnu",
+    not(feature = "mimalloc"),
+    not(feature = "system-allocator")
+))]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 static JEMALLOC_CONF: &[u8; 70] =
     b"background_thread:true,narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0";

@@ -23,7 +23,8 @@ use crate::vmi_id;
 
 /// Condition type the image controller sets on an item whose VMI ID is taken by another item.
 pub const CONDITION_IMAGE_CONFLICT: &str = "VirtualMachineImageConflict";
-/// How often a healthy item is reconciled again without a change (no write unless one is due).
+/// How often every item is reconciled again without a change (no write unless one is due): the
+/// controller's resync pass over its item store (`stores::Paced::resync`).
 pub const RESYNC: Duration = Duration::from_secs(600);
 /// When a reconcile that found the store behind runs again if no watch event wakes it first.
 pub const STORE_LAG_RECHECK: Duration = Duration::from_secs(2);
@@ -337,8 +338,8 @@ pub fn decide<Img: ImageKind>(
     let then = match obtained {
         // The status says why; the error makes the controller retry this item with backoff.
         Obtained::Failed(e) => Then::Fail(e),
-        // Changes wake us; the periodic pass is a safety net for a wake-up that was lost.
-        _ => Then::Requeue(RESYNC),
+        // Changes wake us; the resync pass is the safety net for a wake-up that was lost.
+        _ => Then::AwaitChange,
     };
     Decision {
         image_name,

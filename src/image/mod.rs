@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
@@ -26,7 +26,7 @@ use crate::api::ProviderRef;
 use crate::context::Context;
 use crate::kinds::{ImageKind, ItemKind, Kind, LABEL_MANAGED_BY, MANAGED_BY};
 use crate::reconciler::{self, Failures, Reconciler, forget_deleted, write};
-use crate::stores::{Packed, Synced, reflect, store_key, trigger_objects};
+use crate::stores::{Pace, Paced, Packed, Synced, pace_key, reflect, store_key, trigger_objects};
 use crate::vmi_id;
 use cache::OvfCache;
 pub use cleanup::cleanup_loop;
@@ -45,6 +45,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// The image controller of one scope, built but not running, so its stores can be shared.
 pub struct ImageController<I: ItemKind> {
     controller: Controller<Packed<I>>,
+    pace: Arc<Pace>,
     items: Store<Packed<I>>,
     items_synced: Synced,
     images: Store<Packed<I::Image>>,
@@ -66,15 +67,40 @@ impl<I: ItemKind> ImageController<I> {
         let (images, images_synced, image_events) =
             reflect(ctx.client.clone(), namespace, managed_images(), on_invalid);
         let item_events = forget_deleted(item_events, failures.clone());
-        let item_triggers = trigger_objects(item_events, items.clone(), false);
-        let image_triggers = trigger_objects(image_events, images.clone(), true);
+        // A restart relists every item and every image, and every item is reconciled again
+        // each `RESYNC`: all are handed over a window at a time, counted by the item each
+        // reconciles.
+        let pace = Arc::new(Pace::default());
+        let item_triggers = trigger_objects(
+            item_events,
+            items.clone(),
+            false,
+            Some(Paced {
+                pace: pace.clone(),
+                key: |item: &Packed<I>| {
+                    Some(pace_key(&item.name_any(), item.namespace().as_deref()))
+                },
+                resync: Some(decide::RESYNC),
+            }),
+        );
+        let image_triggers = trigger_objects(
+            image_events,
+            images.clone(),
+            true,
+            Some(Paced {
+                pace: pace.clone(),
+                key: owner_item_key::<I>,
+                resync: None,
+            }),
+        );
         let controller = Controller::for_stream(item_triggers, items.clone())
-            .owns_stream(image_triggers)
+            .watches_stream(image_triggers, owner_item::<I>)
             .with_config(
                 kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency),
             );
         ImageController {
             controller,
+            pace,
             items,
             items_synced,
             images,
@@ -111,8 +137,20 @@ impl<I: ItemKind> ImageController<I> {
             failures: self.failures,
             written: Expectations::new(STORE_PATIENCE),
         });
-        reconciler::run(self.controller, reconciler, shutdown).await;
+        reconciler::run(self.controller, reconciler, Some(self.pace), shutdown).await;
     }
+}
+
+/// The pace key of the item that owns `image`: the reconcile an image's trigger becomes.
+fn owner_item_key<I: ItemKind>(image: &Packed<I::Image>) -> Option<String> {
+    let item = image.owner_named(&I::kind(&()))?;
+    Some(pace_key(item, image.namespace().as_deref()))
+}
+
+/// The item that owns `image`, whose reconcile a change of the image triggers.
+fn owner_item<I: ItemKind>(image: Packed<I::Image>) -> Option<ObjectRef<Packed<I>>> {
+    let item = image.owner_named(&I::kind(&()))?;
+    Some(store_key(item, image.namespace().as_deref()))
 }
 
 /// Only images we manage are watched (and cached).
@@ -159,11 +197,11 @@ impl<I: ItemKind> Reconciler for ImageReconciler<I> {
         let stored = self
             .images
             .get(&store_key(&image_name, namespace.as_deref()));
-        let seen = stored.as_ref().and_then(|img| img.resource_version());
         let image = match stored {
             Some(packed) => Some(packed.unpack().map_err(ImageError::StoreDecode)?),
             None => None,
         };
+        let seen = image.as_ref().and_then(|img| img.resource_version());
         let item_uid = item.uid().unwrap_or_default();
         let observed = Observed {
             item_name: &item.name_any(),
@@ -212,7 +250,8 @@ impl<I: ItemKind> Reconciler for ImageReconciler<I> {
                 decide::decide(&observed, pending, obtained)
             }
         };
-        self.apply(item, decision).await
+        let image_uid = image.as_ref().and_then(|img| img.uid());
+        self.apply(item, image_uid, decision).await
     }
 }
 
@@ -258,7 +297,13 @@ impl<I: ItemKind> ImageReconciler<I> {
     }
 
     /// Does the writes, then publishes the events, and says what comes next.
-    async fn apply(&self, item: &I, decision: Decision) -> Result<Action, ImageError> {
+    /// `image_uid`: the uid of the image in the store, if any.
+    async fn apply(
+        &self,
+        item: &I,
+        mut image_uid: Option<String>,
+        decision: Decision,
+    ) -> Result<Action, ImageError> {
         let Decision {
             image_name,
             writes,
@@ -268,10 +313,6 @@ impl<I: ItemKind> ImageReconciler<I> {
         let namespace = item.namespace();
         let images = I::Image::api(self.ctx.client.clone(), namespace.as_deref());
         let items = I::api(self.ctx.client.clone(), namespace.as_deref());
-        let mut image_uid = self
-            .images
-            .get(&store_key(&image_name, namespace.as_deref()))
-            .and_then(|img| img.uid());
         let mut image_version = None;
         let mut count = 0;
         for w in writes {

@@ -11,7 +11,7 @@ pub mod write;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tracing::Instrument;
@@ -20,9 +20,9 @@ pub use backoff::{Failures, backoff};
 
 use crate::context::Context;
 use crate::kinds::Kind;
-use crate::stores::Holds;
 #[cfg(doc)]
 use crate::stores::Packed;
+use crate::stores::{Holds, Pace, pace_key};
 
 /// What the scaffolding needs of a controller's error.
 pub trait ReconcileError: std::error::Error + Send + Sync + 'static {
@@ -70,10 +70,12 @@ pub fn object_key<K: Resource>(object: &K) -> String {
     }
 }
 
-/// Runs `controller` with `reconciler` until `shutdown` resolves.
+/// Runs `controller` with `reconciler` until `shutdown` resolves, telling `pace` (the pace of
+/// its triggers' relists, if any) of every reconcile that ends.
 pub async fn run<R: Reconciler>(
     controller: Controller<R::Stored>,
     reconciler: Arc<R>,
+    pace: Option<Arc<Pace>>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let name = reconciler.name().to_string();
@@ -82,6 +84,17 @@ pub async fn run<R: Reconciler>(
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<R>, error_policy::<R>, reconciler)
         .for_each(|result| {
+            let ended = match &result {
+                Ok((object, _)) => Some(pace_key(&object.name, object.namespace.as_deref())),
+                Err(
+                    controller::Error::ObjectNotFound(object)
+                    | controller::Error::ReconcilerFailed(_, object),
+                ) => Some(pace_key(&object.name, object.namespace.as_deref())),
+                Err(_) => None,
+            };
+            if let (Some(pace), Some(key)) = (&pace, ended) {
+                pace.done(&key);
+            }
             if let Err(e) = result {
                 tracing::debug!(controller = %name, error = %e, "reconcile ended with an error");
             }

@@ -14,12 +14,14 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::ResourceExt;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::api::Guarded;
 use crate::kinds::Kind;
 
+mod pace;
 mod packed;
+pub use pace::Pace;
 pub use packed::{Holds, Packed};
 
 /// Resolves once a store holds its initial list.
@@ -213,46 +215,67 @@ pub fn report_invalid(recorder: kube::runtime::events::Recorder) -> OnInvalid {
 /// holds them. A reconcile triggered between the pages of a relist would find its object
 /// missing from the store and be dropped, never to be retried. Only the references of listed
 /// objects are buffered (the objects are read back from `store` one at a time): buffering the
-/// objects themselves doubled the memory of a restart with thousands of them.
+/// objects themselves doubled the memory of a restart with thousands of them. With `paced`,
+/// listed objects are handed over a window at a time ([`Pace`]), while live events go on.
 pub fn trigger_objects<K: Stored>(
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     store: Store<K>,
     deletes: bool,
+    paced: Option<Paced<K>>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
-    events
-        .scan(Vec::new(), move |listed: &mut Vec<ObjectRef<K>>, event| {
-            let out: Vec<Trigger<K>> = match event {
-                Ok(watcher::Event::Init) => {
-                    listed.clear();
-                    vec![]
-                }
-                Ok(watcher::Event::InitApply(obj)) => {
-                    listed.push(ObjectRef::from_obj(&obj));
-                    vec![]
-                }
-                // Taken, not drained: the references of a relist of 10,000 objects took over
-                // a megabyte, which a drained Vec keeps until the next relist.
-                Ok(watcher::Event::InitDone) => std::mem::take(listed)
-                    .into_iter()
-                    .map(Trigger::Listed)
-                    .collect(),
-                Ok(watcher::Event::Apply(obj)) => vec![Trigger::Object(obj)],
-                Ok(watcher::Event::Delete(obj)) if deletes => vec![Trigger::Object(obj)],
-                Ok(watcher::Event::Delete(_)) => vec![],
-                Err(e) => vec![Trigger::Error(e)],
-            };
-            futures::future::ready(Some(futures::stream::iter(out)))
-        })
-        .flatten()
-        .filter_map(move |trigger| {
-            let out = match trigger {
-                Trigger::Object(obj) => Some(Ok(obj)),
-                // Gone from the store since its list: its delete event was seen (and handled).
-                Trigger::Listed(key) => store.get(&key).map(|obj| Ok(K::clone(&obj))),
-                Trigger::Error(e) => Some(Err(e)),
-            };
-            futures::future::ready(out)
-        })
+    let (to_list, listed_rx) = mpsc::unbounded_channel::<ObjectRef<K>>();
+    // `None` marks the end of the events: the listed objects end once drained.
+    let live = events
+        .map(Some)
+        .chain(futures::stream::once(futures::future::ready(None)))
+        .scan(
+            (Vec::new(), Some(to_list)),
+            move |(listed, to_list), event| {
+                let out: Vec<Result<K, watcher::Error>> = match event {
+                    None => {
+                        to_list.take();
+                        vec![]
+                    }
+                    Some(Ok(watcher::Event::Init)) => {
+                        listed.clear();
+                        vec![]
+                    }
+                    Some(Ok(watcher::Event::InitApply(obj))) => {
+                        listed.push(store_key(&obj.name_any(), obj.namespace().as_deref()));
+                        vec![]
+                    }
+                    // Taken, not drained: the references of a relist of 10,000 objects took
+                    // over a megabyte, which a drained Vec keeps until the next relist.
+                    Some(Ok(watcher::Event::InitDone)) => {
+                        if let Some(to_list) = to_list {
+                            for key in std::mem::take(listed) {
+                                let _ = to_list.send(key);
+                            }
+                        }
+                        vec![]
+                    }
+                    Some(Ok(watcher::Event::Apply(obj))) => vec![Ok(obj)],
+                    Some(Ok(watcher::Event::Delete(obj))) if deletes => vec![Ok(obj)],
+                    Some(Ok(watcher::Event::Delete(_))) => vec![],
+                    Some(Err(e)) => vec![Err(e)],
+                };
+                futures::future::ready(Some(futures::stream::iter(out)))
+            },
+        )
+        .flatten();
+    let resync_every = paced.as_ref().and_then(|p| p.resync);
+    let listed = Listed {
+        rx: listed_rx,
+        store,
+        paced,
+        resync: Vec::new().into_iter(),
+        next_resync: resync_every.map(|every| tokio::time::Instant::now() + every),
+    };
+    let listed = futures::stream::unfold(listed, move |mut listed| async move {
+        let obj = listed.next(resync_every).await?;
+        Some((Ok(obj), listed))
+    });
+    futures::stream::select(live, listed)
 }
 
 /// The store key of an object by name, in `namespace` for namespaced kinds.
@@ -267,10 +290,73 @@ pub fn store_key<K: Stored>(name: &str, namespace: Option<&str>) -> ObjectRef<K>
 pub trait Stored: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static {}
 impl<S: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static> Stored for S {}
 
-enum Trigger<K: Stored> {
-    Object(K),
-    Listed(ObjectRef<K>),
-    Error(watcher::Error),
+/// How [`trigger_objects`] paces a relist: the controller's [`Pace`], and the key of the
+/// controller's object a listed object triggers (`None`: not paced).
+pub struct Paced<K> {
+    pub pace: Arc<Pace>,
+    pub key: fn(&K) -> Option<String>,
+    /// Hands over every object of the store this often, paced as a relist: the safety net for
+    /// a lost wake-up. A requeue of each object from its reconcile does the same, but holds an
+    /// entry per object in kube's scheduler for good (5.5 MB at 10,000 items).
+    pub resync: Option<Duration>,
+}
+
+/// The listed objects of [`trigger_objects`]: those of each relist, then those of each resync.
+struct Listed<K: Stored> {
+    rx: mpsc::UnboundedReceiver<ObjectRef<K>>,
+    store: Store<K>,
+    paced: Option<Paced<K>>,
+    /// What is left of the store's objects at the last resync.
+    resync: std::vec::IntoIter<Arc<K>>,
+    next_resync: Option<tokio::time::Instant>,
+}
+
+impl<K: Stored> Listed<K> {
+    /// The next object to hand over, once the pace admits it; `None` once the events ended.
+    async fn next(&mut self, resync_every: Option<Duration>) -> Option<K> {
+        loop {
+            let obj = match self.resync.next() {
+                Some(obj) => obj,
+                None => {
+                    let at = self.next_resync;
+                    let tick = async move {
+                        match at {
+                            Some(at) => tokio::time::sleep_until(at).await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        key = self.rx.recv() => {
+                            // Gone from the store since its list: its delete was seen (and handled).
+                            match self.store.get(&key?) {
+                                Some(obj) => obj,
+                                None => continue,
+                            }
+                        }
+                        () = tick => {
+                            self.resync = self.store.state().into_iter();
+                            self.next_resync = resync_every.map(|every| at.unwrap_or_else(tokio::time::Instant::now) + every);
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Some(paced) = &self.paced
+                && let Some(key) = (paced.key)(&obj)
+            {
+                paced.pace.admit(key).await;
+            }
+            return Some(K::clone(&obj));
+        }
+    }
+}
+
+/// `namespace/name`, or `name` for a cluster-scoped object: the key of [`Pace`].
+pub fn pace_key(name: &str, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -311,9 +397,16 @@ mod tests {
             writer.apply_watcher_event(&watcher::Event::Apply(item(name)));
         }
         let names = |deletes| {
-            trigger_objects(events(), store.clone(), deletes)
-                .map(|r| r.unwrap().metadata.name.unwrap())
-                .collect::<Vec<_>>()
+            let store = store.clone();
+            async move {
+                let mut names: Vec<_> = trigger_objects(events(), store, deletes, None)
+                    .map(|r| r.unwrap().metadata.name.unwrap())
+                    .collect()
+                    .await;
+                // Listed objects come on a stream of their own, beside the live events.
+                names.sort();
+                names
+            }
         };
         assert_eq!(names(false).await, ["a", "b", "c"]);
         assert_eq!(names(true).await, ["a", "b", "c", "d"]);
@@ -330,11 +423,80 @@ mod tests {
             Ok(watcher::Event::InitApply(item("b"))),
             Ok(watcher::Event::InitDone),
         ]);
-        let got: Vec<_> = trigger_objects(events, store, false)
+        let got: Vec<_> = trigger_objects(events, store, false, None)
             .map(|r| r.unwrap().metadata.resource_version)
             .collect()
             .await;
         assert_eq!(got, [Some("2".to_string())]);
+    }
+
+    #[tokio::test]
+    async fn a_paced_relist_waits_for_reconciles_while_live_events_go_on() {
+        let (store, mut writer) = reflector::store();
+        let mut events = vec![Ok(watcher::Event::Init)];
+        for i in 0..300 {
+            let listed = item(&format!("i{i}"));
+            writer.apply_watcher_event(&watcher::Event::Apply(listed.clone()));
+            events.push(Ok(watcher::Event::InitApply(listed)));
+        }
+        events.push(Ok(watcher::Event::InitDone));
+        events.push(Ok(watcher::Event::Apply(item("live"))));
+        let pace = Arc::new(Pace::default());
+        let paced = Paced {
+            pace: pace.clone(),
+            key: |obj: &ContentLibraryItem| Some(pace_key(&obj.name_any(), None)),
+            resync: None,
+        };
+        // The events stay open, as a watch's do.
+        let events = futures::stream::iter(events).chain(futures::stream::pending());
+        let mut triggers = Box::pin(trigger_objects(events, store, false, Some(paced)));
+        let mut got = Vec::new();
+        while let Ok(Some(r)) =
+            tokio::time::timeout(Duration::from_millis(200), triggers.next()).await
+        {
+            got.push(r.unwrap().name_any());
+        }
+        assert!(
+            got.contains(&"live".to_string()),
+            "live events wait for nothing"
+        );
+        assert_eq!(got.len(), 128 + 1, "one window of the relist");
+        assert_eq!(pace.in_flight(), 128);
+        for name in &got[..10] {
+            pace.done(&pace_key(name, None));
+        }
+        let more = tokio::time::timeout(Duration::from_millis(200), triggers.next()).await;
+        assert!(more.is_ok(), "a reconcile's end makes room");
+    }
+
+    #[tokio::test]
+    async fn a_resync_hands_over_the_store_again_and_again() {
+        let (store, mut writer) = reflector::store();
+        for name in ["a", "b", "c"] {
+            writer.apply_watcher_event(&watcher::Event::Apply(item(name)));
+        }
+        let pace = Arc::new(Pace::default());
+        let paced = Paced {
+            pace: pace.clone(),
+            key: |obj: &ContentLibraryItem| Some(pace_key(&obj.name_any(), None)),
+            resync: Some(Duration::from_millis(300)),
+        };
+        let events = futures::stream::pending();
+        let mut triggers = Box::pin(trigger_objects(events, store, false, Some(paced)));
+        let started = std::time::Instant::now();
+        for pass in 1..=2 {
+            let mut names = Vec::new();
+            for _ in 0..3 {
+                names.push(triggers.next().await.unwrap().unwrap().name_any());
+            }
+            names.sort();
+            assert_eq!(names, ["a", "b", "c"]);
+            assert!(started.elapsed() >= Duration::from_millis(300 * pass));
+            for name in names {
+                pace.done(&name);
+            }
+        }
+        assert_eq!(pace.in_flight(), 0);
     }
 
     #[test]

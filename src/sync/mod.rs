@@ -89,7 +89,7 @@ impl<L: LibraryKind> SyncController<L> {
         // Our own status writes must not trigger a new listing: react to spec changes only; the
         // periodic requeue does the rest.
         let events = forget_deleted(events, failures.clone());
-        let trigger = trigger_objects(events, libraries.clone(), false)
+        let trigger = trigger_objects(events, libraries.clone(), false, None)
             .predicate_filter(predicates::generation, Default::default());
         let controller = Controller::for_stream(trigger, libraries.clone()).with_config(
             kube::runtime::controller::Config::default().concurrency(ctx.settings.concurrency),
@@ -121,7 +121,7 @@ impl<L: LibraryKind> SyncController<L> {
             items_synced,
             failures: self.failures,
         });
-        reconciler::run(self.controller, reconciler, shutdown).await;
+        reconciler::run(self.controller, reconciler, None, shutdown).await;
     }
 }
 

@@ -178,7 +178,7 @@ fn a_new_ovf_item_is_fetched_and_written_in_two_writes_without_events() {
     assert_eq!(d.writes.len(), 2, "{:?}", d.writes);
     assert!(matches!(&d.writes[0], Write::Image { owner: Some(o), .. } if o.uid == "uid-1"));
     assert!(d.events.is_empty(), "a new Ready image announces nothing");
-    assert!(matches!(d.then, Then::Requeue(t) if t == RESYNC));
+    assert!(matches!(d.then, Then::AwaitChange));
     let image = written(&d, None);
     assert_eq!(ready_reason(&image).0, ConditionStatus::True);
     assert_eq!(
