@@ -97,6 +97,12 @@ impl kube::runtime::utils::Backoff for NoTriggerBackoff {
     fn reset(&mut self) {}
 }
 
+/// Objects a page of a watch's list: a page is held whole (its body, then its decoded objects)
+/// until the reflector has taken it, which made kube's default of 500 the largest part of
+/// the peak of a restart (10 MB of 52 at 10,000 images). A hundred keeps a 10,000-object list
+/// at a hundred requests.
+pub const LIST_PAGE: u32 = 100;
+
 /// Told of an object a watch cannot decode (once per version of it), with its reference and
 /// why: the controller warns in an event and the log, and the object stays out of the store.
 pub type OnInvalid = Arc<dyn Fn(ObjectReference, String) + Send + Sync>;
@@ -123,12 +129,15 @@ pub fn reflect<K: Kind, S: Holds<K>>(
     // long-lived watch does not collect every version it ever saw.
     let mut told = HashMap::new();
     let lookup = reader.clone();
-    let watch = watcher(K::guarded_api(client, namespace), config)
-        .backoff(WatchBackoff::default())
-        .filter_map(move |event| {
-            let event = event.map(|e| decoded(e, &lookup, &mut told, &on_invalid));
-            futures::future::ready(event.transpose())
-        });
+    let watch = watcher(
+        K::guarded_api(client, namespace),
+        config.page_size(LIST_PAGE),
+    )
+    .backoff(WatchBackoff::default())
+    .filter_map(move |event| {
+        let event = event.map(|e| decoded(e, &lookup, &mut told, &on_invalid));
+        futures::future::ready(event.transpose())
+    });
     let events = reflector::reflector(writer, watch).inspect(move |event| {
         if let Ok(watcher::Event::InitDone) = event {
             tx.send_replace(true);
@@ -213,55 +222,44 @@ pub fn report_invalid(recorder: kube::runtime::events::Recorder) -> OnInvalid {
 /// The objects of a reflector's events, to trigger reconciles: `Apply` (and `Delete` when
 /// `deletes`) at once, but the objects of a (re)list only after its `InitDone`, when the store
 /// holds them. A reconcile triggered between the pages of a relist would find its object
-/// missing from the store and be dropped, never to be retried. Only the references of listed
-/// objects are buffered (the objects are read back from `store` one at a time): buffering the
-/// objects themselves doubled the memory of a restart with thousands of them. With `paced`,
-/// listed objects are handed over a window at a time ([`Pace`]), while live events go on.
+/// missing from the store and be dropped, never to be retried. Nothing of a list is buffered:
+/// at its end the store holds exactly what it listed, and its objects are handed over from a
+/// snapshot of the store's references (buffering the objects doubled the memory of a restart
+/// with thousands of them; their keys and a channel of them still took 10 MB at 20,000). With
+/// `paced`, they are handed over a window at a time ([`Pace`]), while live events go on.
 pub fn trigger_objects<K: Stored>(
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     store: Store<K>,
     deletes: bool,
     paced: Option<Paced<K>>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
-    let (to_list, listed_rx) = mpsc::unbounded_channel::<ObjectRef<K>>();
-    // `None` marks the end of the events: the listed objects end once drained.
+    // One message per list that ended: the store holds what it listed, and hands it over.
+    let (listed_tx, listed_rx) = mpsc::unbounded_channel::<()>();
+    // `None` marks the end of the events: the listed objects end once handed over.
     let live = events
         .map(Some)
         .chain(futures::stream::once(futures::future::ready(None)))
-        .scan(
-            (Vec::new(), Some(to_list)),
-            move |(listed, to_list), event| {
-                let out: Vec<Result<K, watcher::Error>> = match event {
-                    None => {
-                        to_list.take();
-                        vec![]
+        .scan(Some(listed_tx), move |listed_tx, event| {
+            let out: Vec<Result<K, watcher::Error>> = match event {
+                None => {
+                    listed_tx.take();
+                    vec![]
+                }
+                // The reflector has applied the event: its store now holds the list.
+                Some(Ok(watcher::Event::InitDone)) => {
+                    if let Some(tx) = listed_tx {
+                        let _ = tx.send(());
                     }
-                    Some(Ok(watcher::Event::Init)) => {
-                        listed.clear();
-                        vec![]
-                    }
-                    Some(Ok(watcher::Event::InitApply(obj))) => {
-                        listed.push(store_key(&obj.name_any(), obj.namespace().as_deref()));
-                        vec![]
-                    }
-                    // Taken, not drained: the references of a relist of 10,000 objects took
-                    // over a megabyte, which a drained Vec keeps until the next relist.
-                    Some(Ok(watcher::Event::InitDone)) => {
-                        if let Some(to_list) = to_list {
-                            for key in std::mem::take(listed) {
-                                let _ = to_list.send(key);
-                            }
-                        }
-                        vec![]
-                    }
-                    Some(Ok(watcher::Event::Apply(obj))) => vec![Ok(obj)],
-                    Some(Ok(watcher::Event::Delete(obj))) if deletes => vec![Ok(obj)],
-                    Some(Ok(watcher::Event::Delete(_))) => vec![],
-                    Some(Err(e)) => vec![Err(e)],
-                };
-                futures::future::ready(Some(futures::stream::iter(out)))
-            },
-        )
+                    vec![]
+                }
+                Some(Ok(watcher::Event::Init | watcher::Event::InitApply(_))) => vec![],
+                Some(Ok(watcher::Event::Apply(obj))) => vec![Ok(obj)],
+                Some(Ok(watcher::Event::Delete(obj))) if deletes => vec![Ok(obj)],
+                Some(Ok(watcher::Event::Delete(_))) => vec![],
+                Some(Err(e)) => vec![Err(e)],
+            };
+            futures::future::ready(Some(futures::stream::iter(out)))
+        })
         .flatten();
     let resync_every = paced.as_ref().and_then(|p| p.resync);
     let listed = Listed {
@@ -301,12 +299,13 @@ pub struct Paced<K> {
     pub resync: Option<Duration>,
 }
 
-/// The listed objects of [`trigger_objects`]: those of each relist, then those of each resync.
+/// The listed objects of [`trigger_objects`]: those of each relist, and of each resync.
 struct Listed<K: Stored> {
-    rx: mpsc::UnboundedReceiver<ObjectRef<K>>,
+    /// A message when a list ended.
+    rx: mpsc::UnboundedReceiver<()>,
     store: Store<K>,
     paced: Option<Paced<K>>,
-    /// What is left of the store's objects at the last resync.
+    /// What is left to hand over of the store's objects at the last list or resync.
     resync: std::vec::IntoIter<Arc<K>>,
     next_resync: Option<tokio::time::Instant>,
 }
@@ -326,19 +325,17 @@ impl<K: Stored> Listed<K> {
                         }
                     };
                     tokio::select! {
-                        key = self.rx.recv() => {
-                            // Gone from the store since its list: its delete was seen (and handled).
-                            match self.store.get(&key?) {
-                                Some(obj) => obj,
-                                None => continue,
-                            }
+                        listed = self.rx.recv() => {
+                            listed?;
+                            // Lists that ended meanwhile: one snapshot covers them all.
+                            while self.rx.try_recv().is_ok() {}
                         }
                         () = tick => {
-                            self.resync = self.store.state().into_iter();
                             self.next_resync = resync_every.map(|every| at.unwrap_or_else(tokio::time::Instant::now) + every);
-                            continue;
                         }
                     }
+                    self.resync = self.store.state().into_iter();
+                    continue;
                 }
             };
             if let Some(paced) = &self.paced
@@ -391,9 +388,10 @@ mod tests {
                 Ok(watcher::Event::Delete(item("d"))),
             ])
         };
-        // The store as the reflector leaves it: "gone" was deleted after the list.
+        // The store as the reflector leaves it at the end of the list ("gone" was deleted
+        // after it); "a" came before the list and is not in it.
         let (store, mut writer) = reflector::store();
-        for name in ["a", "b", "c"] {
+        for name in ["b", "c"] {
             writer.apply_watcher_event(&watcher::Event::Apply(item(name)));
         }
         let names = |deletes| {
