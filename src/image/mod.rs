@@ -81,6 +81,7 @@ impl<I: ItemKind> ImageController<I> {
                     Some(pace_key(&item.name_any(), item.namespace().as_deref()))
                 },
                 resync: Some(decide::RESYNC),
+                relists_only: false,
             }),
         );
         let image_triggers = trigger_objects(
@@ -91,6 +92,7 @@ impl<I: ItemKind> ImageController<I> {
                 pace: pace.clone(),
                 key: owner_item_key::<I>,
                 resync: None,
+                relists_only: true,
             }),
         );
         let controller = Controller::for_stream(item_triggers, items.clone())

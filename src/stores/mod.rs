@@ -97,12 +97,6 @@ impl kube::runtime::utils::Backoff for NoTriggerBackoff {
     fn reset(&mut self) {}
 }
 
-/// Objects a page of a watch's list: a page is held whole (its body, then its decoded objects)
-/// until the reflector has taken it, which made kube's default of 500 the largest part of
-/// the peak of a restart (10 MB of 52 at 10,000 images). A hundred keeps a 10,000-object list
-/// at a hundred requests.
-pub const LIST_PAGE: u32 = 100;
-
 /// Told of an object a watch cannot decode (once per version of it), with its reference and
 /// why: the controller warns in an event and the log, and the object stays out of the store.
 pub type OnInvalid = Arc<dyn Fn(ObjectReference, String) + Send + Sync>;
@@ -129,15 +123,12 @@ pub fn reflect<K: Kind, S: Holds<K>>(
     // long-lived watch does not collect every version it ever saw.
     let mut told = HashMap::new();
     let lookup = reader.clone();
-    let watch = watcher(
-        K::guarded_api(client, namespace),
-        config.page_size(LIST_PAGE),
-    )
-    .backoff(WatchBackoff::default())
-    .filter_map(move |event| {
-        let event = event.map(|e| decoded(e, &lookup, &mut told, &on_invalid));
-        futures::future::ready(event.transpose())
-    });
+    let watch = watcher(K::guarded_api(client, namespace), config)
+        .backoff(WatchBackoff::default())
+        .filter_map(move |event| {
+            let event = event.map(|e| decoded(e, &lookup, &mut told, &on_invalid));
+            futures::future::ready(event.transpose())
+        });
     let events = reflector::reflector(writer, watch).inspect(move |event| {
         if let Ok(watcher::Event::InitDone) = event {
             tx.send_replace(true);
@@ -235,6 +226,7 @@ pub fn trigger_objects<K: Stored>(
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
     // One message per list that ended: the store holds what it listed, and hands it over.
     let (listed_tx, listed_rx) = mpsc::unbounded_channel::<()>();
+    let mut first_list = paced.as_ref().is_some_and(|p| p.relists_only);
     // `None` marks the end of the events: the listed objects end once handed over.
     let live = events
         .map(Some)
@@ -247,7 +239,9 @@ pub fn trigger_objects<K: Stored>(
                 }
                 // The reflector has applied the event: its store now holds the list.
                 Some(Ok(watcher::Event::InitDone)) => {
-                    if let Some(tx) = listed_tx {
+                    if let Some(tx) = listed_tx
+                        && !std::mem::take(&mut first_list)
+                    {
                         let _ = tx.send(());
                     }
                     vec![]
@@ -297,6 +291,10 @@ pub struct Paced<K> {
     /// a lost wake-up. A requeue of each object from its reconcile does the same, but holds an
     /// entry per object in kube's scheduler for good (5.5 MB at 10,000 items).
     pub resync: Option<Duration>,
+    /// Hands over the objects of relists only, not of the first list: for a watch whose first
+    /// list the controller's own first list covers (an image's item is reconciled at the start
+    /// anyway; handing its image over too reconciled every item twice).
+    pub relists_only: bool,
 }
 
 /// The listed objects of [`trigger_objects`]: those of each relist, and of each resync.
@@ -444,6 +442,7 @@ mod tests {
             pace: pace.clone(),
             key: |obj: &ContentLibraryItem| Some(pace_key(&obj.name_any(), None)),
             resync: None,
+            relists_only: false,
         };
         // The events stay open, as a watch's do.
         let events = futures::stream::iter(events).chain(futures::stream::pending());
@@ -468,6 +467,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn relists_only_leaves_out_the_first_list() {
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Apply(item("a")));
+        let list = || {
+            [
+                Ok(watcher::Event::Init),
+                Ok(watcher::Event::InitApply(item("a"))),
+                Ok(watcher::Event::InitDone),
+            ]
+        };
+        let events = futures::stream::iter(list().into_iter().chain(list()));
+        let paced = Paced {
+            pace: Arc::new(Pace::default()),
+            key: |obj: &ContentLibraryItem| Some(pace_key(&obj.name_any(), None)),
+            resync: None,
+            relists_only: true,
+        };
+        let got: Vec<_> = trigger_objects(events, store, false, Some(paced))
+            .map(|r| r.unwrap().name_any())
+            .collect()
+            .await;
+        assert_eq!(got, ["a"], "the relist only");
+    }
+
+    #[tokio::test]
     async fn a_resync_hands_over_the_store_again_and_again() {
         let (store, mut writer) = reflector::store();
         for name in ["a", "b", "c"] {
@@ -478,6 +502,7 @@ mod tests {
             pace: pace.clone(),
             key: |obj: &ContentLibraryItem| Some(pace_key(&obj.name_any(), None)),
             resync: Some(Duration::from_millis(300)),
+            relists_only: false,
         };
         let events = futures::stream::pending();
         let mut triggers = Box::pin(trigger_objects(events, store, false, Some(paced)));

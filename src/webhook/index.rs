@@ -519,10 +519,8 @@ async fn run_watch<K>(
             ImageInfo::invalid(kind, invalid)
         }
     };
-    let config = watcher::Config::default()
-        .any_semantic()
-        .page_size(crate::stores::LIST_PAGE);
-    let stream = watcher::watcher(api, config).backoff(crate::stores::WatchBackoff::default());
+    let stream = watcher::watcher(api, watcher::Config::default().any_semantic())
+        .backoff(crate::stores::WatchBackoff::default());
     futures::pin_mut!(stream);
     let mut buffer: Vec<ImageInfo> = Vec::new();
     while let Some(event) = stream.next().await {
