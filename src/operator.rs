@@ -94,6 +94,8 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
     let writable = crate::api::Writable::of(&wait_for_crds(&client, config.crd_wait).await?);
     readiness.crds_established.store(true, Ordering::SeqCst);
     tracing::info!(?writable, "optional fields the installed CRDs declare");
+    // Before any watch starts: how they list.
+    crate::stores::probe_streaming_lists(&client, config.settings.watch_namespace.as_deref()).await;
 
     // The webhook serves on every replica, from its own in-memory index.
     let webhook = match config.webhook.clone() {

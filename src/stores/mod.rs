@@ -19,8 +19,10 @@ use tokio::sync::{mpsc, watch};
 use crate::api::Guarded;
 use crate::kinds::Kind;
 
+mod lists;
 mod pace;
 mod packed;
+pub use lists::{list_config, probe_streaming_lists};
 pub use pace::Pace;
 pub use packed::{Holds, Packed};
 
@@ -123,7 +125,7 @@ pub fn reflect<K: Kind, S: Holds<K>>(
     // long-lived watch does not collect every version it ever saw.
     let mut told = HashMap::new();
     let lookup = reader.clone();
-    let watch = watcher(K::guarded_api(client, namespace), config)
+    let watch = watcher(K::guarded_api(client, namespace), list_config(config))
         .backoff(WatchBackoff::default())
         .filter_map(move |event| {
             let event = event.map(|e| decoded(e, &lookup, &mut told, &on_invalid));

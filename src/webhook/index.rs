@@ -519,8 +519,10 @@ async fn run_watch<K>(
             ImageInfo::invalid(kind, invalid)
         }
     };
-    let stream = watcher::watcher(api, watcher::Config::default().any_semantic())
-        .backoff(crate::stores::WatchBackoff::default());
+    // Not a list at resourceVersion 0: the apiserver sends that whole, in one response
+    // (31 MB for 10,000 images).
+    let config = crate::stores::list_config(watcher::Config::default());
+    let stream = watcher::watcher(api, config).backoff(crate::stores::WatchBackoff::default());
     futures::pin_mut!(stream);
     let mut buffer: Vec<ImageInfo> = Vec::new();
     while let Some(event) = stream.next().await {
