@@ -179,8 +179,8 @@ Fixed limits (not flags):
   a failed login is answered to every caller for 10s before the next attempt
   one published-library document or file download (lib.json, items.json, item.json, .ovf, .mf): 180s
   streaming an .ova to its descriptor: 1h (and --fetch-timeout)
-  sizes: a listing document (items.json, a vCenter listing) 64 MiB, an OVF descriptor 32 MiB,
-  a manifest 1 MiB, an .ova 64 GiB
+  sizes: items.json 256 MiB, another listing document (lib.json, item.json, a vCenter listing)
+  64 MiB, an OVF descriptor 32 MiB, a manifest 1 MiB, an .ova 64 GiB
   redirects: at most 5, on the library's own origin, each checked by the source policy
 
 Source policy: namespaced libraries are held to --source-namespaced-schemes,
@@ -489,7 +489,14 @@ mod tests {
             ),
             (
                 "listing",
-                format!("vCenter listing) {}", mib(crate::source::MAX_LISTING_BYTES)),
+                format!(
+                    "vCenter listing)\n  {}",
+                    mib(crate::source::MAX_LISTING_BYTES)
+                ),
+            ),
+            (
+                "items",
+                format!("items.json {}", mib(crate::source::MAX_ITEMS_BYTES)),
             ),
             (
                 "descriptor",

@@ -155,8 +155,11 @@ pub trait LibrarySource: Send + Sync {
 }
 
 pub use crate::ovf::MAX_DESCRIPTOR_BYTES;
-/// Largest listing document (`items.json`, a REST listing) we read.
+/// Largest listing document (`lib.json`, `item.json`, a REST listing) we read.
 pub const MAX_LISTING_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest `items.json` of a published library: about 1.1 KB an item as VMware's publisher
+/// writes it, so 64 MiB stopped a library at some 60,000 items (100,000 take 109 MB).
+pub const MAX_ITEMS_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Item type of OVF templates (vSphere `ovf`, published `vcsp.ovf`).
 pub const ITEM_TYPE_OVF: &str = "Ovf";

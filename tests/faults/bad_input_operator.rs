@@ -483,11 +483,11 @@ fn breakages() -> Vec<(&'static str, Break, &'static str, &'static str)> {
             |d, _, _, _| {
                 std::fs::File::create(d.join("items.json"))
                     .unwrap()
-                    .set_len((64 << 20) + 1)
+                    .set_len((256 << 20) + 1)
                     .unwrap();
             },
             "SourceTooLarge",
-            "larger than the limit of 67108864 bytes",
+            "larger than the limit of 268435456 bytes",
         ),
         (
             "itemsHref with ..",

@@ -575,13 +575,19 @@ fn library_cases() -> Vec<LibraryCase> {
             message: "resolves outside the library directory",
         },
         LibraryCase {
+            name: "lib.json over the listing limit",
+            setup: |d, _| sparse(d, "lib.json", (64 << 20) + 1),
+            reason: "SourceTooLarge",
+            message: "lib.json is larger than the limit of 67108864 bytes",
+        },
+        LibraryCase {
             name: "items.json over the listing limit",
             setup: |d, _| {
                 write_json(d, "lib.json", &lib_json("items.json"));
-                sparse(d, "items.json", (64 << 20) + 1);
+                sparse(d, "items.json", (256 << 20) + 1);
             },
             reason: "SourceTooLarge",
-            message: "items.json is larger than the limit of 67108864 bytes",
+            message: "items.json is larger than the limit of 268435456 bytes",
         },
         LibraryCase {
             name: "items.json a directory",

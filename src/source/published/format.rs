@@ -104,6 +104,51 @@ pub struct File {
     pub extra: Map<String, Value>,
 }
 
+/// An `items.json` as the operator reads it: only what a listing needs, unknown fields and
+/// `properties` skipped rather than kept (an [`Items`] of 100,000 items decoded its metadata
+/// into maps, several times the 109 MB of the file).
+#[derive(Debug, Default, Deserialize)]
+pub struct Listing {
+    #[serde(default)]
+    pub items: Vec<Listed>,
+}
+
+/// An item as the operator reads it (of a listing, or its own `item.json`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listed {
+    #[serde(default)]
+    pub created: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub content_version: Option<String>,
+    /// Absent in a listing that only points at each `item.json`.
+    #[serde(default)]
+    pub files: Option<Vec<ListedFile>>,
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub self_href: String,
+    #[serde(default, rename = "type")]
+    pub item_type: String,
+}
+
+/// A file of a [`Listed`] item.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ListedFile {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub hrefs: Vec<String>,
+}
+
 /// `urn:uuid:E1968C25-...` -> `e1968c25-...`.
 pub fn strip_urn(id: &str) -> String {
     let id = id.trim();

@@ -26,8 +26,8 @@ use super::http::TlsOptions;
 use super::policy::{Scope, SourcePolicy};
 use super::verify::{self, MAX_MANIFEST_BYTES};
 use super::{
-    ItemFile, ItemInfo, LibraryInfo, LibrarySource, MAX_DESCRIPTOR_BYTES, MAX_LISTING_BYTES,
-    SourceError, normalize_item_type,
+    ItemFile, ItemInfo, LibraryInfo, LibrarySource, MAX_DESCRIPTOR_BYTES, MAX_ITEMS_BYTES,
+    MAX_LISTING_BYTES, SourceError, normalize_item_type,
 };
 
 /// Item documents (`item.json`) or compliance checks in flight at once while listing.
@@ -83,7 +83,16 @@ impl PublishedSource {
         url: &Url,
         what: &str,
     ) -> Result<Option<T>, SourceError> {
-        let Some(bytes) = self.location.read(url, MAX_LISTING_BYTES, what).await? else {
+        self.json_within(url, what, MAX_LISTING_BYTES).await
+    }
+
+    async fn json_within<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &Url,
+        what: &str,
+        limit: u64,
+    ) -> Result<Option<T>, SourceError> {
+        let Some(bytes) = self.location.read(url, limit, what).await? else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes)
@@ -106,7 +115,7 @@ impl PublishedSource {
     }
 
     /// Every item with its files, `item.json` read where `items.json` left the files out.
-    async fn raw_items(&self) -> Result<Vec<format::Item>, SourceError> {
+    async fn raw_items(&self) -> Result<Vec<format::Listed>, SourceError> {
         let lib = self.lib().await?;
         let href = if lib.items_href.is_empty() {
             format::ITEMS_FILE
@@ -114,9 +123,12 @@ impl PublishedSource {
             &lib.items_href
         };
         let url = self.location.resolve(href)?;
-        let items: format::Items = self.json(&url, "items.json").await?.ok_or_else(|| {
-            SourceError::InvalidResponse(format!("{url} (the library's items) does not exist"))
-        })?;
+        let items: format::Listing = self
+            .json_within(&url, "items.json", MAX_ITEMS_BYTES)
+            .await?
+            .ok_or_else(|| {
+                SourceError::InvalidResponse(format!("{url} (the library's items) does not exist"))
+            })?;
         futures::stream::iter(items.items)
             .map(|item| async move {
                 if item.files.is_some() {
@@ -129,7 +141,7 @@ impl PublishedSource {
             .await
     }
 
-    async fn item_document(&self, item: &format::Item) -> Result<format::Item, SourceError> {
+    async fn item_document(&self, item: &format::Listed) -> Result<format::Listed, SourceError> {
         let id = format::strip_urn(&item.id);
         if item.self_href.is_empty() {
             return Err(SourceError::InvalidResponse(format!(
@@ -137,7 +149,7 @@ impl PublishedSource {
             )));
         }
         let url = self.location.resolve(&item.self_href)?;
-        let doc: format::Item = self
+        let doc: format::Listed = self
             .json(&url, "item.json")
             .await?
             .ok_or(SourceError::ItemNotFound(id))?;
@@ -176,7 +188,10 @@ impl PublishedSource {
         Ok(infos)
     }
 
-    fn item_info(&self, item: format::Item) -> Result<(ItemInfo, Vec<(String, Url)>), SourceError> {
+    fn item_info(
+        &self,
+        item: format::Listed,
+    ) -> Result<(ItemInfo, Vec<(String, Url)>), SourceError> {
         let id = format::strip_urn(&item.id);
         if id.is_empty() {
             return Err(SourceError::InvalidResponse(format!(
