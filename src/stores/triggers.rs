@@ -56,16 +56,19 @@ pub fn trigger_objects<K: Stored>(
             futures::future::ready(Some(futures::stream::iter(out)))
         })
         .flatten();
-    let resync_every = paced.as_ref().and_then(|p| p.resync);
+    let next_resync = paced
+        .as_ref()
+        .and_then(|p| p.resync)
+        .map(|every| tokio::time::Instant::now() + every);
     let listed = Listed {
         rx: listed_rx,
         store,
         paced,
         resync: Vec::new().into_iter(),
-        next_resync: resync_every.map(|every| tokio::time::Instant::now() + every),
+        next_resync,
     };
-    let listed = futures::stream::unfold(listed, move |mut listed| async move {
-        let obj = listed.next(resync_every).await?;
+    let listed = futures::stream::unfold(listed, |mut listed| async move {
+        let obj = listed.next().await?;
         Some((Ok(obj), listed))
     });
     futures::stream::select(live, listed)
@@ -99,7 +102,7 @@ struct Listed<K: Stored> {
 
 impl<K: Stored> Listed<K> {
     /// The next object to hand over, once the pace admits it; `None` once the events ended.
-    async fn next(&mut self, resync_every: Option<Duration>) -> Option<K> {
+    async fn next(&mut self) -> Option<K> {
         loop {
             let obj = match self.resync.next() {
                 Some(obj) => obj,
@@ -118,7 +121,8 @@ impl<K: Stored> Listed<K> {
                             while self.rx.try_recv().is_ok() {}
                         }
                         () = tick => {
-                            self.next_resync = resync_every.map(|every| at.unwrap_or_else(tokio::time::Instant::now) + every);
+                            let every = self.paced.as_ref().and_then(|p| p.resync);
+                            self.next_resync = at.zip(every).map(|(at, every)| at + every);
                         }
                     }
                     self.resync = self.store.state().into_iter();
