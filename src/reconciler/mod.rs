@@ -84,16 +84,19 @@ pub async fn run<R: Reconciler>(
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<R>, error_policy::<R>, reconciler)
         .for_each(|result| {
-            let ended = match &result {
-                Ok((object, _)) => Some(pace_key(&object.name, object.namespace.as_deref())),
-                Err(
-                    controller::Error::ObjectNotFound(object)
-                    | controller::Error::ReconcilerFailed(_, object),
-                ) => Some(pace_key(&object.name, object.namespace.as_deref())),
-                Err(_) => None,
-            };
-            if let (Some(pace), Some(key)) = (&pace, ended) {
-                pace.done(&key);
+            // Only a paced controller needs the key (formatted once per reconcile).
+            if let Some(pace) = &pace {
+                let ended = match &result {
+                    Ok((object, _)) => Some((&object.name, object.namespace.as_deref())),
+                    Err(
+                        controller::Error::ObjectNotFound(object)
+                        | controller::Error::ReconcilerFailed(_, object),
+                    ) => Some((&object.name, object.namespace.as_deref())),
+                    Err(_) => None,
+                };
+                if let Some((name, namespace)) = ended {
+                    pace.done(&pace_key(name, namespace));
+                }
             }
             if let Err(e) = result {
                 tracing::debug!(controller = %name, error = %e, "reconcile ended with an error");
