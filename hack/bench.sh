@@ -27,7 +27,10 @@
 # memory, restart, the webhook at fixed rates; never in CI), VMI_BENCH_HUGE_ONLY=1 (only that
 # phase and its webhook benchmark), VMI_BENCH_HUGE_FLOOR=1 (a floor at that size too, once),
 # VMI_BENCH_HUGE_TIMEOUT (seconds; default 900 + 30 ms an image), VMI_ETCD_QUOTA_BYTES (etcd's
-# --quota-backend-bytes; 8 GiB in the huge phase, whose objects pass etcd's default 2 GiB).
+# --quota-backend-bytes; 8 GiB in the huge phase, whose objects pass etcd's default 2 GiB),
+# VMI_BENCH_HUGE_WATCH_CACHE (true|false: the apiserver's watch cache in the huge phase; off
+# above 40,000 images by default: cached, each object costs the apiserver about 200 KB of RSS,
+# floor and operator alike, so 100,000 images would need some 40 GB).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -164,6 +167,8 @@ if [[ $HUGE != 0 ]]; then
   # Its objects pass etcd's default 2 GiB quota (two versions of each of 2N objects, until
   # the apiserver compacts): a larger one, on a control plane of its own.
   export VMI_ETCD_QUOTA_BYTES=${VMI_ETCD_QUOTA_BYTES:-8589934592}
+  export VMI_APISERVER_WATCH_CACHE=${VMI_BENCH_HUGE_WATCH_CACHE:-$( ((HUGE > 40000)) && echo false || echo true)}
+  log "huge phase: the apiserver's watch cache is $([[ $VMI_APISERVER_WATCH_CACHE == false ]] && echo off || echo on)"
   HUGE_TIMEOUT=${VMI_BENCH_HUGE_TIMEOUT:-$((900 + HUGE * 3 / 100))}
   if [[ ${VMI_BENCH_HUGE_FLOOR:-0} == 1 ]]; then
     phase floor-huge "$HUGE_TIMEOUT" floor --sizes "$HUGE" --floor-concurrency 16 --floor-repeat 1 --floor-kinds "$FLOOR_KINDS" --out "$OUT/parts/floor-huge.json"
@@ -171,7 +176,7 @@ if [[ $HUGE != 0 ]]; then
   # The sync and the restart are bounded below the phase's limit, so a slow run still reports.
   phase operator-huge "$HUGE_TIMEOUT" operator --sizes "$HUGE" "${OPERATOR_ARGS[@]}" --webhook-rates "$RATES" \
     --sync-timeout $((HUGE_TIMEOUT * 3 / 5)) --tag huge --out "$OUT/parts/operator-huge.json"
-  unset VMI_ETCD_QUOTA_BYTES
+  unset VMI_ETCD_QUOTA_BYTES VMI_APISERVER_WATCH_CACHE
 fi
 
 # VMI_BENCH_STRICT=1 (make bench-ci): exit 1 when the report has findings (a sync that did not

@@ -21,7 +21,9 @@
 # kubectl first). Use it as `set -a; . target/cluster/env; set +a`.
 # Ports are picked free at each fresh start; VMI_ETCD_PORT, VMI_ETCD_PEER_PORT and
 # VMI_APISERVER_PORT pin them. VMI_ETCD_QUOTA_BYTES sets etcd's --quota-backend-bytes (default
-# 2 GiB; the benchmark's 100,000-image phase needs more).
+# 2 GiB; the benchmark's 100,000-image phase needs more). VMI_APISERVER_WATCH_CACHE=false turns
+# the apiserver's watch cache off (the benchmark's phases above 40,000 images: cached, their
+# objects need more memory than this machine has).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -184,7 +186,8 @@ up() {
     --service-account-issuer="$api" --service-account-key-file="$PKI/sa.pub" \
     --service-account-signing-key-file="$PKI/sa.key" \
     --service-cluster-ip-range=10.0.0.0/24 --endpoint-reconciler-type=none \
-    --disable-admission-plugins=ServiceAccount --allow-privileged=true
+    --disable-admission-plugins=ServiceAccount --allow-privileged=true \
+    ${VMI_APISERVER_WATCH_CACHE:+--watch-cache="$VMI_APISERVER_WATCH_CACHE"}
   wait_for 180 kube-apiserver apiserver_ready_or_dead
 
   write_kubeconfig "$DIR/kubeconfig" "$api" vmi-e2e admin

@@ -132,6 +132,8 @@ pub(crate) fn report(args: &Args) {
                 "cpu_seconds_to_ready": run["cpu_seconds_to_ready"],
                 "floor_cpu_seconds": floor_run.as_ref().map(|f| f["cpu_seconds"].clone()),
                 "load_before": run["load_before"],
+                "control_plane_memory": run["control_plane_memory"],
+                "apiserver_watch_cache": op["apiserver_watch_cache"],
                 "cost": {
                     "operator_writes_per_second": operator_wps,
                     "floor_n": floor_near.as_ref().map(|f| f["n"].clone()),
@@ -492,6 +494,8 @@ pub(crate) fn markdown(r: &Value) -> String {
         );
     }
 
+    control_plane_memory(&mut s, r);
+
     let _ = writeln!(s, "\n## Cost of the writes\n");
     let _ = writeln!(
         s,
@@ -724,4 +728,64 @@ pub(crate) fn markdown(r: &Value) -> String {
         let _ = writeln!(s, "- OVF parsing: not available.");
     }
     s
+}
+
+/// The apiserver's and etcd's memory at the end of each run: what a size costs the control
+/// plane, the operator's or the floor's writes alike (floors of one phase share a control plane).
+fn control_plane_memory(s: &mut String, r: &Value) {
+    use std::fmt::Write as _;
+    let mib = |m: &Value, c: &str| {
+        format!(
+            "{} ({})",
+            num(&m[c]["rss_mib"], 0),
+            num(&m[c]["peak_rss_mib"], 0)
+        )
+    };
+    let mut rows = Vec::new();
+    for row in r["sync"].as_array().into_iter().flatten() {
+        let cache = watch_cache(&row["apiserver_watch_cache"]);
+        rows.push((
+            format!("operator, N = {}", thousands(&row["n"])),
+            cache,
+            row["control_plane_memory"].clone(),
+        ));
+    }
+    for f in r["parts"]["floor"]["runs"].as_array().into_iter().flatten() {
+        let what = format!(
+            "floor ({}), N = {}",
+            f["kind"].as_str().unwrap_or("apply"),
+            thousands(&f["n"])
+        );
+        rows.push((
+            what,
+            watch_cache(&f["apiserver_watch_cache"]),
+            f["control_plane_memory"].clone(),
+        ));
+    }
+    if rows.iter().all(|(_, _, m)| m.is_null()) {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\nControl plane memory at the end of each run, RSS (peak) in MiB. The apiserver holds \
+         every custom resource decoded (managedFields included) in its watch cache; with the \
+         cache off, lists and watches are served from etcd.\n"
+    );
+    let _ = writeln!(s, "| run | watch cache | kube-apiserver | etcd |");
+    let _ = writeln!(s, "|---|---|---:|---:|");
+    for (what, cache, m) in rows.into_iter().filter(|(_, _, m)| !m.is_null()) {
+        let _ = writeln!(
+            s,
+            "| {what} | {cache} | {} | {} |",
+            mib(&m, "kube-apiserver"),
+            mib(&m, "etcd")
+        );
+    }
+}
+
+fn watch_cache(flag: &Value) -> &'static str {
+    match flag.as_str() {
+        Some("false") => "off",
+        _ => "on",
+    }
 }

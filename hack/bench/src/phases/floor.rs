@@ -296,6 +296,8 @@ pub(crate) async fn floor_run(
         "apiserver_writes": writes_in(&requests),
         "apiserver_requests": requests,
         "cpu_seconds": cpu_delta(&cpu_before, &cpu_after),
+        "control_plane_memory": control_plane_memory(),
+        "apiserver_watch_cache": std::env::var("VMI_APISERVER_WATCH_CACHE").ok(),
         "load_before": load_before,
         "load_after": loadavg(),
     })

@@ -116,6 +116,7 @@ pub(crate) async fn operator_phase(args: &Args) -> Value {
         "machine": machine(),
         "binary": args.binary,
         "features": args.operator_features,
+        "apiserver_watch_cache": std::env::var("VMI_APISERVER_WATCH_CACHE").ok(),
         "flags": "run --sync-interval 1h --log-level info, webhook serving (its index holds every image), default --concurrency 16",
         "idle": idle,
         "runs": runs,
@@ -234,6 +235,7 @@ pub(crate) async fn sync_run(
         "settle_seconds": secs(settle_wait),
         "cpu_seconds_to_ready": cpu_delta(&cpu_before, &cpu_at_ready),
         "operator_memory": memory(op.pid()),
+        "control_plane_memory": control_plane_memory(),
         "load_before": load_before,
         "load_after": loadavg(),
     });

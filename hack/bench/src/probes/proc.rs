@@ -21,6 +21,16 @@ pub(crate) fn memory(pid: u32) -> Value {
     json!({ "rss_mib": mib("VmRSS"), "peak_rss_mib": mib("VmHWM") })
 }
 
+/// RSS and peak RSS of the control plane's processes: at 100,000 images the apiserver, not the
+/// operator, is what the machine runs out of (floor and operator alike).
+pub(crate) fn control_plane_memory() -> Value {
+    let map: serde_json::Map<String, Value> = ["kube-apiserver", "etcd"]
+        .iter()
+        .filter_map(|c| Some((c.to_string(), memory(cluster_pid(c)?))))
+        .collect();
+    Value::Object(map)
+}
+
 /// User + system CPU seconds of a process (USER_HZ is 100 on Linux).
 pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
