@@ -611,20 +611,21 @@ pub(crate) fn markdown(r: &Value) -> String {
     let _ = writeln!(s, "\n## Start-up\n");
     let _ = writeln!(
         s,
-        "| images present | /readyz 200 (s) | first reconcile done (s) | libraries synced (s) | every item reconciled (s) | OVF fetches | writes |"
+        "| images present | /readyz 200 (s) | first reconcile done (s) | libraries synced (s) | every item reconciled (s) | OVF fetches | writes | CPU s to every item reconciled: operator / apiserver / etcd |"
     );
-    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---|");
     if let Some(idle) = r["idle"].as_object() {
         let _ = writeln!(
             s,
-            "| 0 | {} | - | - | - | - | - |",
+            "| 0 | {} | - | - | - | - | - | - |",
             num(&idle["ready_seconds"], 2)
         );
     }
     for st in r["startup"].as_array().into_iter().flatten() {
+        let cpu = &st["cpu_seconds_to_reconciled"];
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} / {} / {} |",
             thousands(&st["images"]),
             num(&st["readyz_seconds"], 2),
             num(&st["first_reconcile_seconds"], 2),
@@ -632,6 +633,9 @@ pub(crate) fn markdown(r: &Value) -> String {
             num(&st["images_reconciled_seconds"], 2),
             thousands(&st["ovf_fetches"]),
             thousands(&st["writes"]),
+            num(&cpu["vmi-operator"], 1),
+            num(&cpu["kube-apiserver"], 1),
+            num(&cpu["etcd"], 1),
         );
     }
 
