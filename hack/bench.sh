@@ -84,7 +84,9 @@ retry() {
 }
 
 mkdir -p "$OUT/parts" "$OUT/logs"
-rm -f "$OUT"/parts/*.json "$OUT/report.md" "$OUT/report.json"
+# Every result of an earlier run goes, so the report shows only this run's (a huge-only run once
+# reported the 10,000-image webhook and OVF figures an earlier full run had left).
+rm -f "$OUT"/parts/*.json "$OUT/report.md" "$OUT/report.json" "$OUT"/webhook*.json "$OUT/ovf.json"
 
 cleanup() { hack/cluster.sh down >>"$OUT/logs/cluster-down.log" 2>&1 || true; }
 trap cleanup EXIT
@@ -122,7 +124,6 @@ bench_other() { # bench json args...
   fi
   [[ -f $json ]] || log "no $json after the $b benchmark"
 }
-rm -f "$OUT"/webhook-*.json
 if [[ ${VMI_BENCH_SKIP_OTHER:-0} != 1 ]]; then
   : >"$OUT/logs/webhook.log"
   : >"$OUT/logs/ovf_parse.log"

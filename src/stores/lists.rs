@@ -6,7 +6,9 @@
 //! (`sendInitialEvents`, Kubernetes' WatchList) comes from the cache as watch events, one object
 //! at a time. An apiserver without it refuses such a watch, or (older than 1.27) ignores the
 //! parameter and never says the list ended: kube's watcher would then retry forever, so it is
-//! asked once at start-up, on a watch that matches nothing.
+//! asked once at start-up, on a watch that matches nothing. It watches libraries, of which there
+//! are few: an apiserver without a watch cache reads every object of the kind from etcd to
+//! find that none matches, which for 100,000 items took longer than the probe waits.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -15,7 +17,7 @@ use futures::TryStreamExt;
 use kube::api::{Api, WatchEvent, WatchParams};
 use kube::runtime::watcher;
 
-use crate::api::ContentLibraryItem;
+use crate::api::ContentLibrary;
 
 /// Set once at start-up, before any watch starts.
 static STREAMING: AtomicBool = AtomicBool::new(false);
@@ -33,10 +35,10 @@ pub fn list_config(config: watcher::Config) -> watcher::Config {
     }
 }
 
-/// Asks the apiserver for an empty streaming list of items (in `namespace`, where the
+/// Asks the apiserver for an empty streaming list of libraries (in `namespace`, where the
 /// operator's RBAC may end) and remembers whether it ended one.
 pub async fn probe_streaming_lists(client: &kube::Client, namespace: Option<&str>) -> bool {
-    let api: Api<ContentLibraryItem> = match namespace {
+    let api: Api<ContentLibrary> = match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
@@ -52,16 +54,13 @@ pub async fn probe_streaming_lists(client: &kube::Client, namespace: Option<&str
 }
 
 /// Whether the apiserver ends an empty streaming list within `timeout`, and if not, why.
-async fn ends_a_streaming_list(
-    api: &Api<ContentLibraryItem>,
-    timeout: Duration,
-) -> Result<(), String> {
+async fn ends_a_streaming_list(api: &Api<ContentLibrary>, timeout: Duration) -> Result<(), String> {
     tokio::time::timeout(timeout, watch_to_the_end(api, timeout))
         .await
         .unwrap_or_else(|_| Err("no end of the list in time".into()))
 }
 
-async fn watch_to_the_end(api: &Api<ContentLibraryItem>, timeout: Duration) -> Result<(), String> {
+async fn watch_to_the_end(api: &Api<ContentLibrary>, timeout: Duration) -> Result<(), String> {
     let params = WatchParams::streaming_lists()
         .labels(MATCHES_NOTHING)
         .timeout(timeout.as_secs().max(1) as u32);
@@ -88,8 +87,8 @@ mod tests {
     use super::*;
     use kube::client::Body;
 
-    /// An item API whose apiserver answers every request with `status` and `body`, or never.
-    fn api(status: u16, body: &'static str, answers: bool) -> Api<ContentLibraryItem> {
+    /// A library API whose apiserver answers every request with `status` and `body`, or never.
+    fn api(status: u16, body: &'static str, answers: bool) -> Api<ContentLibrary> {
         let service = tower::service_fn(move |_req: http::Request<Body>| async move {
             if !answers {
                 std::future::pending::<()>().await;
@@ -104,10 +103,10 @@ mod tests {
         Api::all(kube::Client::new(service, "default"))
     }
 
-    const END: &str = r#"{"type":"BOOKMARK","object":{"apiVersion":"imageregistry.vmware.com/v1alpha2","kind":"ContentLibraryItem","metadata":{"resourceVersion":"7","annotations":{"k8s.io/initial-events-end":"true"}}}}
+    const END: &str = r#"{"type":"BOOKMARK","object":{"apiVersion":"imageregistry.vmware.com/v1alpha2","kind":"ContentLibrary","metadata":{"resourceVersion":"7","annotations":{"k8s.io/initial-events-end":"true"}}}}
 "#;
     /// A bookmark without the end of the list: what a plain watch sends.
-    const BOOKMARK: &str = r#"{"type":"BOOKMARK","object":{"apiVersion":"imageregistry.vmware.com/v1alpha2","kind":"ContentLibraryItem","metadata":{"resourceVersion":"7"}}}
+    const BOOKMARK: &str = r#"{"type":"BOOKMARK","object":{"apiVersion":"imageregistry.vmware.com/v1alpha2","kind":"ContentLibrary","metadata":{"resourceVersion":"7"}}}
 "#;
     const REFUSED: &str = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled","reason":"Invalid","code":422}"#;
 

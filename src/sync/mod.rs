@@ -29,7 +29,7 @@ use crate::reconciler::{
     self, Failures, ReconcileError, Reconciler, forget_deleted, object_key, write,
 };
 use crate::source::{ItemInfo, LibraryInfo, SourceError};
-use crate::stores::{Packed, Synced, reflect, trigger_objects};
+use crate::stores::{Holds, Packed, Synced, reflect, store_key, trigger_objects};
 
 /// Field manager of everything the sync writes.
 pub const FIELD_MANAGER: &str = "vmi-operator-sync";
@@ -250,24 +250,27 @@ impl<L: LibraryKind> SyncReconciler<L> {
             .collect();
         let owner = lib.controller_owner_ref(&());
         let owner_uid = owner.as_ref().map(|o| o.uid.clone());
-        let mut plan = plan::plan(
-            items,
-            &existing,
-            &name,
-            owner_uid.as_deref(),
-            &now_rfc3339(),
-        )
-        .map_err(SyncError::StoreDecode)?;
+        let now = now_rfc3339();
+        let mut plan = plan::plan(items, &existing, &name, owner_uid.as_deref(), &now)
+            .map_err(SyncError::StoreDecode)?;
+        drop(existing);
         for (item, why) in &plan.skipped {
             tracing::debug!(item = %item, why = %why, "item skipped");
         }
         let api = L::Item::api(ctx.client.clone(), namespace.as_deref());
         let labels = plan::item_labels(&name);
-        // Each write's future is made when a slot frees: made up front, the futures of a
-        // 10,000-item first sync held tens of megabytes. They own what they write (a lazy
-        // stream of futures that borrow is not Send for every lifetime).
+        // Each write's future, and the status it writes, is made when a slot frees (from the
+        // item as the store holds it then): made up front, the futures of a 10,000-item first
+        // sync held tens of megabytes. They own what they write (a lazy stream of futures
+        // that borrow is not Send for every lifetime).
         let (applied, deleted) = (plan.apply.len(), plan.delete.len());
+        let store = &self.items;
         let writes = futures::stream::iter(std::mem::take(&mut plan.apply)).map(|desired| {
+            let current = store.get(&store_key(&desired.name, namespace.as_deref()));
+            let status = match current.as_deref().map(Holds::object).transpose() {
+                Ok(current) => Ok(desired.status(items, current.as_deref(), &now)),
+                Err(e) => Err(SyncError::StoreDecode(e)),
+            };
             let api = api.clone();
             let meta = ObjectMeta {
                 name: Some(desired.name.clone()),
@@ -275,26 +278,28 @@ impl<L: LibraryKind> SyncReconciler<L> {
                 owner_references: owner.clone().map(|o| vec![o]),
                 ..Default::default()
             };
-            let name = name.clone();
-            let write: BoxFuture<'static, Result<u64, kube::Error>> = Box::pin(async move {
+            let object = desired
+                .write_object
+                .then(|| L::Item::new_item(meta, desired.uuid(items), &name, None));
+            let write: BoxFuture<'static, Result<u64, SyncError>> = Box::pin(async move {
+                let status = status?;
                 let mut count = 0;
-                if desired.write_object {
-                    let object = L::Item::new_item(meta, &desired.uuid, &name, None);
+                if let Some(object) = object {
                     write::apply(&api, &desired.name, FIELD_MANAGER, &object).await?;
                     count += 1;
                 }
-                write::apply_status(&api, &desired.name, FIELD_MANAGER, &desired.status).await?;
+                write::apply_status(&api, &desired.name, FIELD_MANAGER, &status).await?;
                 Ok(count + 1)
             });
             write
         });
         let deletes = futures::stream::iter(std::mem::take(&mut plan.delete)).map(|gone| {
             let api = api.clone();
-            let delete: BoxFuture<'static, Result<u64, kube::Error>> = Box::pin(async move {
+            let delete: BoxFuture<'static, Result<u64, SyncError>> = Box::pin(async move {
                 match api.delete(&gone, &DeleteParams::background()).await {
                     Ok(_) => Ok(1),
                     Err(kube::Error::Api(s)) if s.code == 404 => Ok(0),
-                    Err(e) => Err(e),
+                    Err(e) => Err(e.into()),
                 }
             });
             delete
