@@ -47,7 +47,6 @@ pub(crate) fn cluster_pid(component: &str) -> Option<u32> {
         .ok()
 }
 
-/// CPU seconds so far of the operator (when given) and the control plane's processes.
 /// Busy CPU seconds of the whole machine (all CPUs), from the first line of /proc/stat.
 pub(crate) fn machine_busy_seconds() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/stat").ok()?;
