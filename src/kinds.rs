@@ -55,6 +55,8 @@ pub trait ItemKind: Kind {
 
 /// An image resource.
 pub trait ImageKind: Kind {
+    /// The kind as the webhook's index tells it.
+    const INDEXED: crate::webhook::IndexedKind;
     fn new_image(
         meta: ObjectMeta,
         provider_ref: Option<ProviderRef>,
@@ -200,14 +202,15 @@ item_kind!(
 );
 
 macro_rules! image_kind {
-    ($image:ty, $spec:ident) => {
+    ($image:ident, $spec:ident) => {
         impl ImageKind for $image {
+            const INDEXED: crate::webhook::IndexedKind = crate::webhook::IndexedKind::$image;
             fn new_image(
                 meta: ObjectMeta,
                 provider_ref: Option<ProviderRef>,
                 status: Option<VirtualMachineImageStatus>,
             ) -> Self {
-                let mut image = <$image>::new("", $spec { provider_ref });
+                let mut image = $image::new("", $spec { provider_ref });
                 image.metadata = meta;
                 image.status = status;
                 image

@@ -21,6 +21,7 @@ use crate::image::ImageController;
 use crate::image::cache::OvfCache;
 use crate::metrics::Metrics;
 use crate::source::SourceRegistry;
+use crate::stores::ImageFeed;
 use crate::sync::SyncController;
 
 /// Everything `run` needs, from flags and environment.
@@ -97,30 +98,6 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
     // Before any watch starts: how they list.
     crate::stores::probe_streaming_lists(&client, config.settings.watch_namespace.as_deref()).await;
 
-    // The webhook serves on every replica, from its own in-memory index.
-    let webhook = match config.webhook.clone() {
-        Some(webhook_config) => {
-            let (index, watch_task) = crate::webhook::ImageIndex::spawn(client.clone());
-            tokio::spawn(watch_task);
-            let synced_index = index.clone();
-            let synced_flag = readiness.clone();
-            tokio::spawn(async move {
-                synced_index.wait_synced().await;
-                synced_flag.webhook_synced.store(true, Ordering::SeqCst);
-            });
-            Some(tokio::spawn(crate::webhook::serve(
-                webhook_config,
-                index,
-                webhook_metrics,
-                shutdown.wait(),
-            )))
-        }
-        None => {
-            readiness.webhook_synced.store(true, Ordering::SeqCst);
-            None
-        }
-    };
-
     let vcenter = match config.vcenter.clone() {
         Some(vc) => Some(crate::source::VsphereClient::new(vc)?),
         None => None,
@@ -138,9 +115,37 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
         Some(config.instance.clone()),
     ));
 
+    // The webhook serves on every replica, from an index fed by the one watch of each image
+    // kind that also fills the image controllers' stores.
+    let index = config
+        .webhook
+        .is_some()
+        .then(crate::webhook::ImageIndex::empty);
+    let images = ImageFeeds::start(&ctx, index.clone());
+    let webhook = match (config.webhook.clone(), index) {
+        (Some(webhook_config), Some(index)) => {
+            let synced_index = index.clone();
+            let synced_flag = readiness.clone();
+            tokio::spawn(async move {
+                synced_index.wait_synced().await;
+                synced_flag.webhook_synced.store(true, Ordering::SeqCst);
+            });
+            Some(tokio::spawn(crate::webhook::serve(
+                webhook_config,
+                index,
+                webhook_metrics,
+                shutdown.wait(),
+            )))
+        }
+        _ => {
+            readiness.webhook_synced.store(true, Ordering::SeqCst);
+            None
+        }
+    };
+
     match &config.leader_election {
         None => {
-            let controllers = run_controllers(ctx, shutdown.clone());
+            let controllers = run_controllers(ctx, &images, shutdown.clone());
             tokio::pin!(controllers);
             tokio::select! {
                 _ = &mut controllers => {}
@@ -148,7 +153,7 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
             }
         }
         Some(election) => {
-            lead_when_elected(ctx, election, &config.instance, shutdown.clone()).await?
+            lead_when_elected(ctx, &images, election, &config.instance, shutdown.clone()).await?
         }
     }
 
@@ -164,6 +169,7 @@ pub async fn run(config: OperatorConfig) -> Result<(), Box<dyn std::error::Error
 /// Runs the controllers while this replica holds the lease; steps down when it is lost.
 async fn lead_when_elected(
     ctx: Arc<Context>,
+    images: &ImageFeeds,
     election: &LeaderElection,
     identity: &str,
     shutdown: Shutdown,
@@ -197,7 +203,7 @@ async fn lead_when_elected(
         let stop_on_loss = async move {
             let _ = lost.wait_for(|l| !*l).await;
         };
-        let controllers = run_controllers(ctx.clone(), controllers_shutdown);
+        let controllers = run_controllers(ctx.clone(), images, controllers_shutdown);
         tokio::pin!(controllers);
         tokio::select! {
             _ = &mut controllers => {}
@@ -305,10 +311,35 @@ async fn stop_within(controllers: impl std::future::Future<Output = ()>) {
     }
 }
 
+/// The process's one watch of each image kind ([`ImageFeed`]), started on every replica.
+pub struct ImageFeeds {
+    vmis: ImageFeed<VirtualMachineImage>,
+    cvmis: ImageFeed<ClusterVirtualMachineImage>,
+}
+
+impl ImageFeeds {
+    /// Starts both watches, feeding `index` when the webhook serves.
+    fn start(ctx: &Context, index: Option<crate::webhook::ImageIndex>) -> Self {
+        let namespace = ctx.settings.watch_namespace.as_deref();
+        let on_invalid = crate::stores::report_invalid(ctx.recorder.clone());
+        let (vmis, vmi_watch) = ImageFeed::start(
+            ctx.client.clone(),
+            namespace,
+            index.clone(),
+            on_invalid.clone(),
+        );
+        let (cvmis, cvmi_watch) =
+            ImageFeed::start(ctx.client.clone(), namespace, index, on_invalid);
+        tokio::spawn(vmi_watch);
+        tokio::spawn(cvmi_watch);
+        ImageFeeds { vmis, cvmis }
+    }
+}
+
 /// The four controllers and the cleanup loops, until `shutdown`.
-pub async fn run_controllers(ctx: Arc<Context>, shutdown: Shutdown) {
-    let ns_images = ImageController::<ContentLibraryItem>::new(&ctx);
-    let cl_images = ImageController::<ClusterContentLibraryItem>::new(&ctx);
+pub async fn run_controllers(ctx: Arc<Context>, images: &ImageFeeds, shutdown: Shutdown) {
+    let ns_images = ImageController::<ContentLibraryItem>::new(&ctx, &images.vmis);
+    let cl_images = ImageController::<ClusterContentLibraryItem>::new(&ctx, &images.cvmis);
     let ns_sync = SyncController::<ContentLibrary>::new(&ctx);
     let cl_sync = SyncController::<ClusterContentLibrary>::new(&ctx);
     let cache = Arc::new(OvfCache::new(crate::image::cache::DEFAULT_BUDGET));

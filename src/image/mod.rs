@@ -24,9 +24,11 @@ use kube::{Resource, ResourceExt};
 
 use crate::api::ProviderRef;
 use crate::context::Context;
-use crate::kinds::{ImageKind, ItemKind, Kind, LABEL_MANAGED_BY, MANAGED_BY};
+use crate::kinds::{ImageKind, ItemKind, Kind};
 use crate::reconciler::{self, Failures, Reconciler, forget_deleted, write};
-use crate::stores::{Pace, Paced, Packed, Synced, pace_key, reflect, store_key, trigger_objects};
+use crate::stores::{
+    ImageFeed, Pace, Paced, Packed, Synced, pace_key, reflect, store_key, trigger_objects,
+};
 use crate::vmi_id;
 use cache::OvfCache;
 pub use cleanup::cleanup_loop;
@@ -54,7 +56,8 @@ pub struct ImageController<I: ItemKind> {
 }
 
 impl<I: ItemKind> ImageController<I> {
-    pub fn new(ctx: &Context) -> Self {
+    /// The controller of `I`, its images taken from `images` (the process's one watch of them).
+    pub fn new(ctx: &Context, images: &ImageFeed<I::Image>) -> Self {
         let namespace = ctx.settings.watch_namespace.as_deref();
         let failures = Arc::new(Failures::new(MAX_BACKOFF));
         let on_invalid = crate::stores::report_invalid(ctx.recorder.clone());
@@ -62,10 +65,10 @@ impl<I: ItemKind> ImageController<I> {
             ctx.client.clone(),
             namespace,
             watcher::Config::default(),
-            on_invalid.clone(),
+            on_invalid,
         );
-        let (images, images_synced, image_events) =
-            reflect(ctx.client.clone(), namespace, managed_images(), on_invalid);
+        let image_events = images.subscribe();
+        let (images, images_synced) = images.store();
         let item_events = forget_deleted(item_events, failures.clone());
         // A restart relists every item and every image, and every item is reconciled again
         // each `RESYNC`: all are handed over a window at a time, counted by the item each
@@ -81,7 +84,6 @@ impl<I: ItemKind> ImageController<I> {
                     Some(pace_key(&item.name_any(), item.namespace().as_deref()))
                 },
                 resync: Some(decide::RESYNC),
-                relists_only: false,
             }),
         );
         let image_triggers = trigger_objects(
@@ -92,7 +94,6 @@ impl<I: ItemKind> ImageController<I> {
                 pace: pace.clone(),
                 key: owner_item_key::<I>,
                 resync: None,
-                relists_only: true,
             }),
         );
         let controller = Controller::for_stream(item_triggers, items.clone())
@@ -153,11 +154,6 @@ fn owner_item_key<I: ItemKind>(image: &Packed<I::Image>) -> Option<String> {
 fn owner_item<I: ItemKind>(image: Packed<I::Image>) -> Option<ObjectRef<Packed<I>>> {
     let item = image.owner_named(&I::kind(&()))?;
     Some(store_key(item, image.namespace().as_deref()))
-}
-
-/// Only images we manage are watched (and cached).
-fn managed_images() -> watcher::Config {
-    watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"))
 }
 
 /// The image controller of one scope.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::ResourceExt;
+use kube::api::ObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
@@ -19,10 +20,12 @@ use tokio::sync::watch;
 use crate::api::Guarded;
 use crate::kinds::Kind;
 
+mod images;
 mod lists;
 mod pace;
 mod packed;
 mod triggers;
+pub use images::ImageFeed;
 pub use lists::{list_config, probe_streaming_lists};
 pub use pace::Pace;
 pub use packed::{Holds, Packed};
@@ -173,18 +176,22 @@ fn decoded<K: Kind, S: Holds<K>>(
     let uid = meta.uid.clone().unwrap_or_default();
     if told.get(&uid) != Some(&version) {
         told.insert(uid, version);
-        let reference = ObjectReference {
-            api_version: Some(K::api_version(&()).into_owned()),
-            kind: Some(K::kind(&()).into_owned()),
-            name: Some(name.clone()),
-            namespace: meta.namespace.clone(),
-            uid: meta.uid.clone(),
-            ..Default::default()
-        };
-        on_invalid(reference, invalid.error.to_string());
+        on_invalid(object_reference::<K>(meta), invalid.error.to_string());
     }
     let held = store.get(&store_key::<S>(&name, meta.namespace.as_deref()))?;
     Some(Event::Delete(S::clone(&held)))
+}
+
+/// A reference to the object of `meta`, of kind `K`, for events.
+fn object_reference<K: Kind>(meta: &ObjectMeta) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(K::kind(&()).into_owned()),
+        name: meta.name.clone(),
+        namespace: meta.namespace.clone(),
+        uid: meta.uid.clone(),
+        ..Default::default()
+    }
 }
 
 /// An [`OnInvalid`] that logs a warning and publishes a Warning event `ObjectInvalid` on the

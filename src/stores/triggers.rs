@@ -27,7 +27,6 @@ pub fn trigger_objects<K: Stored>(
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
     // One message per list that ended: the store holds what it listed, and hands it over.
     let (listed_tx, listed_rx) = mpsc::unbounded_channel::<()>();
-    let mut first_list = paced.as_ref().is_some_and(|p| p.relists_only);
     // `None` marks the end of the events: the listed objects end once handed over.
     let live = events
         .map(Some)
@@ -40,9 +39,7 @@ pub fn trigger_objects<K: Stored>(
                 }
                 // The reflector has applied the event: its store now holds the list.
                 Some(Ok(watcher::Event::InitDone)) => {
-                    if let Some(tx) = listed_tx
-                        && !std::mem::take(&mut first_list)
-                    {
+                    if let Some(tx) = listed_tx {
                         let _ = tx.send(());
                     }
                     vec![]
@@ -83,10 +80,6 @@ pub struct Paced<K> {
     /// a lost wake-up. A requeue of each object from its reconcile does the same, but holds an
     /// entry per object in kube's scheduler for good (5.5 MB at 10,000 items).
     pub resync: Option<Duration>,
-    /// Hands over the objects of relists only, not of the first list: for a watch whose first
-    /// list the controller's own first list covers (an image's item is reconciled at the start
-    /// anyway; handing its image over too reconciled every item twice).
-    pub relists_only: bool,
 }
 
 /// The listed objects of [`trigger_objects`]: those of each relist, and of each resync.
@@ -237,7 +230,6 @@ mod tests {
             pace: pace.clone(),
             key: |obj: &ContentLibraryItem| Some(pace_key(&obj.name_any(), None)),
             resync: None,
-            relists_only: false,
         };
         // The events stay open, as a watch's do.
         let events = futures::stream::iter(events).chain(futures::stream::pending());
@@ -262,31 +254,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn relists_only_leaves_out_the_first_list() {
-        let (store, mut writer) = reflector::store();
-        writer.apply_watcher_event(&watcher::Event::Apply(item("a")));
-        let list = || {
-            [
-                Ok(watcher::Event::Init),
-                Ok(watcher::Event::InitApply(item("a"))),
-                Ok(watcher::Event::InitDone),
-            ]
-        };
-        let events = futures::stream::iter(list().into_iter().chain(list()));
-        let paced = Paced {
-            pace: Arc::new(Pace::default()),
-            key: |obj: &ContentLibraryItem| Some(pace_key(&obj.name_any(), None)),
-            resync: None,
-            relists_only: true,
-        };
-        let got: Vec<_> = trigger_objects(events, store, false, Some(paced))
-            .map(|r| r.unwrap().name_any())
-            .collect()
-            .await;
-        assert_eq!(got, ["a"], "the relist only");
-    }
-
-    #[tokio::test]
     async fn a_resync_hands_over_the_store_again_and_again() {
         let (store, mut writer) = reflector::store();
         for name in ["a", "b", "c"] {
@@ -297,7 +264,6 @@ mod tests {
             pace: pace.clone(),
             key: |obj: &ContentLibraryItem| Some(pace_key(&obj.name_any(), None)),
             resync: Some(Duration::from_millis(300)),
-            relists_only: false,
         };
         let events = futures::stream::pending();
         let mut triggers = Box::pin(trigger_objects(events, store, false, Some(paced)));

@@ -3,11 +3,11 @@
 //! Two scopes: namespaced `VirtualMachineImage`s (a map per namespace) and
 //! `ClusterVirtualMachineImage`s. Each scope holds `name -> image` and
 //! `display name -> names`, so a lookup is two hash probes and an update touches one entry of
-//! each map. The indexes are fed by `kube::runtime::watcher` streams of
-//! [`Guarded`]s: an image whose status cannot be read stays in the index by name (it
-//! exists, but is reported not ready with the parse error) instead of stalling the stream.
-//! A re-list (`Init` .. `InitDone`) is buffered and swapped in at once, which also drops images
-//! deleted while the watch was down.
+//! each map. The index is fed by the process's one watch of each image kind
+//! ([`ImageFeed`]): an image whose status cannot be read stays in the index by name (it exists,
+//! but is reported not ready with the parse error) instead of stalling the stream. A re-list
+//! (`Init` .. `InitDone`) is buffered and swapped in at once, which also drops images deleted
+//! while the watch was down.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,18 +15,13 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
-use futures::StreamExt;
-use kube::api::Api;
+use kube::Client;
 use kube::core::error_boundary::InvalidObject;
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
-use kube::{Client, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
-use crate::api::{
-    ClusterVirtualMachineImage, Guarded, VirtualMachineImage, VirtualMachineImageStatus,
-};
+use crate::api::{ClusterVirtualMachineImage, VirtualMachineImage, VirtualMachineImageStatus};
+use crate::kinds::ImageKind;
+use crate::stores::{ImageFeed, OnInvalid};
 
 /// The two kinds of image a VM can refer to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -123,22 +118,13 @@ impl ImageInfo {
         }
     }
 
-    pub fn from_vmi(vmi: &VirtualMachineImage) -> Self {
-        let ns = vmi.namespace();
+    /// From an image of either kind.
+    pub fn of<K: ImageKind>(image: &K) -> Self {
         Self::new(
-            IndexedKind::VirtualMachineImage,
-            ns.as_deref(),
-            &vmi.name_any(),
-            vmi.status.as_ref(),
-        )
-    }
-
-    pub fn from_cvmi(cvmi: &ClusterVirtualMachineImage) -> Self {
-        Self::new(
-            IndexedKind::ClusterVirtualMachineImage,
-            None,
-            &cvmi.name_any(),
-            cvmi.status.as_ref(),
+            K::INDEXED,
+            image.meta().namespace.as_deref(),
+            image.meta().name.as_deref().unwrap_or_default(),
+            image.image_status(),
         )
     }
 
@@ -338,46 +324,39 @@ impl ImageIndex {
         let index = Self::empty();
         index.replace(
             IndexedKind::VirtualMachineImage,
-            vmis.into_iter().map(|o| ImageInfo::from_vmi(&o)).collect(),
+            vmis.into_iter().map(|o| ImageInfo::of(&o)).collect(),
         );
         index.replace(
             IndexedKind::ClusterVirtualMachineImage,
-            cvmis
-                .into_iter()
-                .map(|o| ImageInfo::from_cvmi(&o))
-                .collect(),
+            cvmis.into_iter().map(|o| ImageInfo::of(&o)).collect(),
         );
         index.mark_synced(IndexedKind::VirtualMachineImage);
         index.mark_synced(IndexedKind::ClusterVirtualMachineImage);
         index
     }
 
-    /// Starts watchers of `VirtualMachineImage` (all namespaces) and
-    /// `ClusterVirtualMachineImage`. Returns the index at once and the future that runs the
-    /// watchers (forever; it retries with backoff on errors): spawn it or select on it.
+    /// An index fed by watches of `VirtualMachineImage` (all namespaces) and
+    /// `ClusterVirtualMachineImage`, with no controller beside it. Returns the index at once and
+    /// the future that runs the watches (forever; they retry with backoff): spawn it or select
+    /// on it.
     pub fn spawn(client: Client) -> (Self, impl Future<Output = ()> + Send + 'static) {
         let index = Self::empty();
-        let vmis: Api<Guarded<VirtualMachineImage>> = Api::all(client.clone());
-        let cvmis: Api<Guarded<ClusterVirtualMachineImage>> = Api::all(client);
-        let task = {
-            let index = index.clone();
-            async move {
-                futures::future::join(
-                    run_watch(
-                        vmis,
-                        index.clone(),
-                        IndexedKind::VirtualMachineImage,
-                        ImageInfo::from_vmi,
-                    ),
-                    run_watch(
-                        cvmis,
-                        index,
-                        IndexedKind::ClusterVirtualMachineImage,
-                        ImageInfo::from_cvmi,
-                    ),
-                )
-                .await;
-            }
+        // Nobody to tell but the log, where the index already warns of an unreadable image.
+        let unread: OnInvalid = Arc::new(|_, _| {});
+        let (_, vmis) = ImageFeed::<VirtualMachineImage>::start(
+            client.clone(),
+            None,
+            Some(index.clone()),
+            unread.clone(),
+        );
+        let (_, cvmis) = ImageFeed::<ClusterVirtualMachineImage>::start(
+            client,
+            None,
+            Some(index.clone()),
+            unread,
+        );
+        let task = async move {
+            futures::future::join(vmis, cvmis).await;
         };
         (index, task)
     }
@@ -421,14 +400,6 @@ impl ImageIndex {
     /// Replaces every image of `kind` (a complete listing).
     pub fn replace(&self, kind: IndexedKind, images: Vec<ImageInfo>) {
         self.write().replace(kind, images);
-    }
-
-    pub fn apply_vmi(&self, vmi: &VirtualMachineImage) {
-        self.upsert(ImageInfo::from_vmi(vmi));
-    }
-
-    pub fn apply_cvmi(&self, cvmi: &ClusterVirtualMachineImage) {
-        self.upsert(ImageInfo::from_cvmi(cvmi));
     }
 
     /// A consistent view for a series of lookups. Hold it only for the lookups (it blocks
@@ -496,65 +467,10 @@ impl IndexView<'_> {
     }
 }
 
-/// Feeds `index` from a watch of `api` until the stream ends (it does not: the watcher retries).
-async fn run_watch<K>(
-    api: Api<Guarded<K>>,
-    index: ImageIndex,
-    kind: IndexedKind,
-    to_info: fn(&K) -> ImageInfo,
-) where
-    K: Resource + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
-    K::DynamicType: Default,
-{
-    let info = |obj: &Guarded<K>| match &obj.0 {
-        Ok(k) => to_info(k),
-        Err(invalid) => {
-            tracing::warn!(
-                kind = kind.as_str(),
-                namespace = invalid.metadata.namespace.as_deref().unwrap_or_default(),
-                name = invalid.metadata.name.as_deref().unwrap_or_default(),
-                error = %invalid.error,
-                "image cannot be read; indexed as not ready"
-            );
-            ImageInfo::invalid(kind, invalid)
-        }
-    };
-    // Not a list at resourceVersion 0: the apiserver sends that whole, in one response
-    // (31 MB for 10,000 images).
-    let config = crate::stores::list_config(watcher::Config::default());
-    let stream = watcher::watcher(api, config).backoff(crate::stores::WatchBackoff::default());
-    futures::pin_mut!(stream);
-    let mut buffer: Vec<ImageInfo> = Vec::new();
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(Event::Init) => buffer.clear(),
-            Ok(Event::InitApply(obj)) => buffer.push(info(&obj)),
-            Ok(Event::InitDone) => {
-                let count = buffer.len();
-                index.replace(kind, std::mem::take(&mut buffer));
-                index.mark_synced(kind);
-                tracing::debug!(kind = kind.as_str(), count, "image index listed");
-            }
-            Ok(Event::Apply(obj)) => index.upsert(info(&obj)),
-            Ok(Event::Delete(obj)) => {
-                let meta = obj.meta();
-                index.remove(
-                    kind,
-                    meta.namespace.as_deref(),
-                    meta.name.as_deref().unwrap_or_default(),
-                );
-            }
-            Err(error) => {
-                tracing::warn!(kind = kind.as_str(), %error, "image watch failed; retrying");
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{Condition, ConditionStatus, VirtualMachineImageSpec};
+    use crate::api::{Condition, ConditionStatus, Guarded, VirtualMachineImageSpec};
 
     fn status(display: &str, ready: bool) -> VirtualMachineImageStatus {
         let st = if ready {
@@ -605,7 +521,7 @@ mod tests {
         }
 
         // Add a second one with the same display name.
-        index.apply_vmi(&vmi("a", "vmi-2", "Photon"));
+        index.upsert(ImageInfo::of(&vmi("a", "vmi-2", "Photon")));
         assert_eq!(
             names(
                 index
@@ -616,7 +532,7 @@ mod tests {
         );
 
         // Rename the display name of vmi-1: it leaves "Photon" and joins "Photon 5".
-        index.apply_vmi(&vmi("a", "vmi-1", "Photon 5"));
+        index.upsert(ImageInfo::of(&vmi("a", "vmi-1", "Photon 5")));
         {
             let view = index.read();
             assert_eq!(
@@ -632,7 +548,7 @@ mod tests {
         // Update without a display change keeps one entry and takes the new status.
         let mut not_ready = vmi("a", "vmi-2", "Photon");
         not_ready.status = Some(status("Photon", false));
-        index.apply_vmi(&not_ready);
+        index.upsert(ImageInfo::of(&not_ready));
         {
             let view = index.read();
             let hits = view.by_display_name(IndexedKind::VirtualMachineImage, "a", "Photon");
@@ -648,7 +564,7 @@ mod tests {
         // Losing the display name removes it from the display index only.
         let mut nameless = vmi("a", "vmi-2", "");
         nameless.status.as_mut().unwrap().name = None;
-        index.apply_vmi(&nameless);
+        index.upsert(ImageInfo::of(&nameless));
         assert!(
             index
                 .read()
@@ -719,7 +635,7 @@ mod tests {
             ImageIndex::from_objects([vmi("a", "vmi-1", "One"), vmi("b", "vmi-2", "Two")], []);
         index.replace(
             IndexedKind::VirtualMachineImage,
-            vec![ImageInfo::from_vmi(&vmi("b", "vmi-3", "Three"))],
+            vec![ImageInfo::of(&vmi("b", "vmi-3", "Three"))],
         );
         let view = index.read();
         assert!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use vmi_operator::webhook::{ImageIndex, IndexedKind, MUTATE_PATH, VALIDATE_PATH};
+use vmi_operator::webhook::{ImageIndex, ImageInfo, IndexedKind, MUTATE_PATH, VALIDATE_PATH};
 use vmi_test_support::{admission::*, webhook::*};
 
 fn install_crypto() {
@@ -159,13 +159,13 @@ async fn not_ready_until_the_index_has_synced() {
         503
     );
 
-    index.apply_vmi(&vmi(
+    index.upsert(ImageInfo::of(&vmi(
         "ns",
         "vmi-0a0044d7c690bcbea",
         "Photon OS 5.0",
         true,
         &[],
-    ));
+    )));
     index.mark_synced(IndexedKind::VirtualMachineImage);
     index.mark_synced(IndexedKind::ClusterVirtualMachineImage);
     assert_eq!(
