@@ -1,7 +1,7 @@
 //! The namespaced and cluster-scoped variants of libraries, items and images, behind traits so
 //! one controller implementation serves both scopes.
 
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
 
 use kube::api::{Api, ObjectMeta};
 use kube::{Client, Resource, ResourceExt};
@@ -53,10 +53,44 @@ pub trait ItemKind: Kind {
     fn item_status(&self) -> Option<&ContentLibraryItemStatus>;
 }
 
+/// The two kinds of image a VM can refer to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IndexedKind {
+    /// `VirtualMachineImage`, namespaced.
+    VirtualMachineImage,
+    /// `ClusterVirtualMachineImage`, cluster-scoped.
+    ClusterVirtualMachineImage,
+}
+
+impl IndexedKind {
+    /// The kind as written in `spec.image.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexedKind::VirtualMachineImage => "VirtualMachineImage",
+            IndexedKind::ClusterVirtualMachineImage => "ClusterVirtualMachineImage",
+        }
+    }
+
+    /// Parses `spec.image.kind`; `None` for anything else (including "").
+    pub fn parse(kind: &str) -> Option<Self> {
+        match kind {
+            "VirtualMachineImage" => Some(IndexedKind::VirtualMachineImage),
+            "ClusterVirtualMachineImage" => Some(IndexedKind::ClusterVirtualMachineImage),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for IndexedKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An image resource.
 pub trait ImageKind: Kind {
     /// The kind as the webhook's index tells it.
-    const INDEXED: crate::webhook::IndexedKind;
+    const INDEXED: IndexedKind;
     fn new_image(
         meta: ObjectMeta,
         provider_ref: Option<ProviderRef>,
@@ -204,7 +238,7 @@ item_kind!(
 macro_rules! image_kind {
     ($image:ident, $spec:ident) => {
         impl ImageKind for $image {
-            const INDEXED: crate::webhook::IndexedKind = crate::webhook::IndexedKind::$image;
+            const INDEXED: IndexedKind = IndexedKind::$image;
             fn new_image(
                 meta: ObjectMeta,
                 provider_ref: Option<ProviderRef>,

@@ -21,7 +21,7 @@ use kube::{Client, Resource};
 use tokio::sync::{mpsc, watch};
 
 use super::{OnInvalid, Packed, Synced, WatchBackoff, list_config, object_reference, store_key};
-use crate::api::Guarded;
+use crate::api::{ClusterVirtualMachineImage, Guarded, VirtualMachineImage};
 use crate::kinds::{ImageKind, LABEL_MANAGED_BY, MANAGED_BY};
 use crate::webhook::{ImageIndex, ImageInfo};
 
@@ -175,6 +175,27 @@ impl<K: ImageKind> ImageFeed<K> {
             Some((event, rx))
         })
     }
+}
+
+/// An index fed by watches of both image kinds in every namespace, with no controller
+/// beside it. Returns the index at once and the future that runs the watches (forever;
+/// they retry with backoff): spawn it or select on it.
+pub fn index_images(client: Client) -> (ImageIndex, impl Future<Output = ()> + Send + 'static) {
+    let index = ImageIndex::empty();
+    // Nobody to tell but the log, where the index already warns of an unreadable image.
+    let unread: OnInvalid = Arc::new(|_, _| {});
+    let (_, vmis) = ImageFeed::<VirtualMachineImage>::start(
+        client.clone(),
+        None,
+        Some(index.clone()),
+        unread.clone(),
+    );
+    let (_, cvmis) =
+        ImageFeed::<ClusterVirtualMachineImage>::start(client, None, Some(index.clone()), unread);
+    let task = async move {
+        futures::future::join(vmis, cvmis).await;
+    };
+    (index, task)
 }
 
 /// What the watch's events go to.

@@ -25,7 +25,7 @@ mod lists;
 mod pace;
 mod packed;
 mod triggers;
-pub use images::ImageFeed;
+pub use images::{ImageFeed, index_images};
 pub use lists::{list_config, probe_streaming_lists};
 pub use pace::Pace;
 pub use packed::{Holds, Packed};

@@ -11,51 +11,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
-use kube::Client;
 use kube::core::error_boundary::InvalidObject;
 use tokio::sync::watch;
 
 use crate::api::{ClusterVirtualMachineImage, VirtualMachineImage, VirtualMachineImageStatus};
-use crate::kinds::ImageKind;
-use crate::stores::{ImageFeed, OnInvalid};
-
-/// The two kinds of image a VM can refer to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum IndexedKind {
-    /// `VirtualMachineImage`, namespaced.
-    VirtualMachineImage,
-    /// `ClusterVirtualMachineImage`, cluster-scoped.
-    ClusterVirtualMachineImage,
-}
-
-impl IndexedKind {
-    /// The kind as written in `spec.image.kind`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IndexedKind::VirtualMachineImage => "VirtualMachineImage",
-            IndexedKind::ClusterVirtualMachineImage => "ClusterVirtualMachineImage",
-        }
-    }
-
-    /// Parses `spec.image.kind`; `None` for anything else (including "").
-    pub fn parse(kind: &str) -> Option<Self> {
-        match kind {
-            "VirtualMachineImage" => Some(IndexedKind::VirtualMachineImage),
-            "ClusterVirtualMachineImage" => Some(IndexedKind::ClusterVirtualMachineImage),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for IndexedKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::kinds::{ImageKind, IndexedKind};
 
 /// What the webhook knows about one image: only what resolution and the checks need.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -333,32 +296,6 @@ impl ImageIndex {
         index.mark_synced(IndexedKind::VirtualMachineImage);
         index.mark_synced(IndexedKind::ClusterVirtualMachineImage);
         index
-    }
-
-    /// An index fed by watches of `VirtualMachineImage` (all namespaces) and
-    /// `ClusterVirtualMachineImage`, with no controller beside it. Returns the index at once and
-    /// the future that runs the watches (forever; they retry with backoff): spawn it or select
-    /// on it.
-    pub fn spawn(client: Client) -> (Self, impl Future<Output = ()> + Send + 'static) {
-        let index = Self::empty();
-        // Nobody to tell but the log, where the index already warns of an unreadable image.
-        let unread: OnInvalid = Arc::new(|_, _| {});
-        let (_, vmis) = ImageFeed::<VirtualMachineImage>::start(
-            client.clone(),
-            None,
-            Some(index.clone()),
-            unread.clone(),
-        );
-        let (_, cvmis) = ImageFeed::<ClusterVirtualMachineImage>::start(
-            client,
-            None,
-            Some(index.clone()),
-            unread,
-        );
-        let task = async move {
-            futures::future::join(vmis, cvmis).await;
-        };
-        (index, task)
     }
 
     /// Waits until both kinds have been listed once.

@@ -77,7 +77,8 @@ pub mod metrics;
 pub mod resolve;
 pub mod server;
 
-pub use index::{ImageIndex, ImageInfo, IndexView, IndexedKind};
+pub use crate::kinds::IndexedKind;
+pub use index::{ImageIndex, ImageInfo, IndexView};
 pub use metrics::WebhookMetrics;
 pub use resolve::{
     ANNOTATION_REQUIRED_CAPABILITIES, ANNOTATION_SKIP_IMAGE_CHECKS, Admit, Refusal, VmImageFields,

@@ -13,8 +13,9 @@ use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
 use serde_json::{Value, json};
 
-use super::index::{ImageInfo, IndexView, IndexedKind};
+use super::index::{ImageInfo, IndexView};
 use crate::api::{ImageRef, VirtualMachine};
+use crate::kinds::IndexedKind;
 use crate::vmi_id::IMAGE_PREFIX;
 
 /// Annotation: comma-separated image capabilities the VM needs, e.g. `nvidia-gpu,cloud-init`.

@@ -48,7 +48,7 @@ impl Harness {
         cluster::install_crds(&client).await;
         let ns = namespaces::test_namespace(&client, prefix).await;
 
-        let (index, watch) = ImageIndex::spawn(client.clone());
+        let (index, watch) = vmi_operator::stores::index_images(client.clone());
         let watch = tokio::spawn(watch);
         tokio::time::timeout(TIMEOUT, index.wait_synced())
             .await
