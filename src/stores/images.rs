@@ -106,12 +106,13 @@ impl<K: ImageKind> ImageFeed<K> {
         let every_image = index.is_some();
         let (feed, mut fanout) = Self::fanout(namespace, index, on_invalid);
         let selector = format!("{LABEL_MANAGED_BY}={MANAGED_BY}");
-        let (api, config) = match every_image {
-            true => (K::guarded_api(client, None), watcher::Config::default()),
-            false => (
+        let (api, config) = if every_image {
+            (K::guarded_api(client, None), watcher::Config::default())
+        } else {
+            (
                 K::guarded_api(client, namespace),
                 watcher::Config::default().labels(&selector),
-            ),
+            )
         };
         let events = watcher::watcher(api, list_config(config)).backoff(WatchBackoff::default());
         let task = async move {
