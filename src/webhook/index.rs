@@ -3,8 +3,8 @@
 //! Two scopes: namespaced `VirtualMachineImage`s (a map per namespace) and
 //! `ClusterVirtualMachineImage`s. Each scope holds `name -> image` and
 //! `display name -> names`, so a lookup is two hash probes and an update touches one entry of
-//! each map. The index is fed by the process's one watch of each image kind
-//! ([`ImageFeed`](crate::stores::ImageFeed)): an image whose status cannot be read stays in the
+//! each map. The index is fed by the process's one watch of each image kind (the image feed,
+//! which sits above this module): an image whose status cannot be read stays in the
 //! index by name (it exists, but is reported not ready with the parse error) instead of stalling
 //! the stream. A re-list (`Init` .. `InitDone`) is buffered and swapped in at once, which also
 //! drops images deleted while the watch was down.
