@@ -153,7 +153,7 @@ pub struct RunArgs {
     #[arg(long, env = "VMI_SOURCE_NAMESPACED_SCHEMES", default_value = crate::source::policy::DEFAULT_NAMESPACED_SCHEMES, value_parser = parse_scheme_list)]
     pub source_namespaced_schemes: SchemeList,
     /// Sources namespaced ContentLibraries may use, comma separated: URL prefixes
-    /// (https://images.example.com/team-a/) or hosts (images.example.com, *.example.com).
+    /// (`https://images.example.com/team-a/`) or hosts (images.example.com, *.example.com).
     /// Empty: any source that passes the address rules.
     #[arg(long, env = "VMI_SOURCE_ALLOWED_PREFIXES", default_value = "", value_parser = parse_allow_list)]
     pub source_allowed_prefixes: AllowList,

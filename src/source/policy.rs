@@ -14,7 +14,7 @@
 //!   host), loopback, link-local (169.254.0.0/16, fe80::/10) and the pod's own addresses are
 //!   refused unless a flag allows them. A name is resolved, every address it resolves to is
 //!   checked, and the connection goes only to those checked addresses (the HTTP client's
-//!   resolver is [`PolicyResolver`]), so a name that resolves differently the second time (DNS
+//!   resolver is `PolicyResolver`), so a name that resolves differently the second time (DNS
 //!   rebinding) gets nowhere. IP literals never reach a resolver; [`SourcePolicy::check_url`]
 //!   checks them. Redirects are checked again by the same rules.
 //!
@@ -376,7 +376,7 @@ impl SourcePolicy {
 
     /// Checks a URL a source of `scope` is about to read (its `spec.source`, an href, a
     /// redirect's target): scheme, allowed prefixes or hosts, and an IP literal host against the
-    /// address rules. Names are checked when they are resolved ([`PolicyResolver`]).
+    /// address rules. Names are checked when they are resolved (`PolicyResolver`).
     pub fn check_url(&self, scope: Scope, url: &Url) -> Result<(), PolicyError> {
         let scheme = url.scheme().to_ascii_lowercase();
         let allowed = self.schemes(scope);

@@ -1,5 +1,5 @@
 //! A published library: the vSphere subscription format (`lib.json` -> `items.json` -> items
-//! with their files, see [`format`]) read over https://, http:// or from a directory (file://).
+//! with their files, see [`format`](mod@format)) read over https://, http:// or from a directory (file://).
 //!
 //! Listing reads `lib.json` and `items.json` (and an item's `item.json` when the listing omits
 //! its files). Hrefs of the last listing are remembered so fetching a descriptor does not read
