@@ -26,6 +26,7 @@ fmt:
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 	charts/sync-crds.sh --check
 	python3 hack/check-modules.py
 
