@@ -105,10 +105,10 @@ impl<K: ImageKind> ImageFeed<K> {
     ) -> (Self, impl Future<Output = ()> + Send + 'static) {
         let every_image = index.is_some();
         let (feed, mut fanout) = Self::fanout(namespace, index, on_invalid);
-        let selector = format!("{LABEL_MANAGED_BY}={MANAGED_BY}");
         let (api, config) = if every_image {
             (K::guarded_api(client, None), watcher::Config::default())
         } else {
+            let selector = format!("{LABEL_MANAGED_BY}={MANAGED_BY}");
             (
                 K::guarded_api(client, namespace),
                 watcher::Config::default().labels(&selector),
@@ -183,7 +183,7 @@ impl<K: ImageKind> ImageFeed<K> {
 /// they retry with backoff): spawn it or select on it.
 pub fn index_images(client: Client) -> (ImageIndex, impl Future<Output = ()> + Send + 'static) {
     let index = ImageIndex::empty();
-    // Nobody to tell but the log, where the index already warns of an unreadable image.
+    // Nobody to tell but the log, where the feed already warns of an unreadable image (`info`).
     let unread: OnInvalid = Arc::new(|_, _| {});
     let (_, vmis) = ImageFeed::<VirtualMachineImage>::start(
         client.clone(),
